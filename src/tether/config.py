@@ -1,0 +1,275 @@
+"""Settings: built once at start-up from YAML (LiteLLM proxy shape) and the environment.
+
+Nothing else in tether reads `os.environ`; the CLI passes the environment in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tether.errors import ConfigError
+
+PROVIDERS = ("openai", "anthropic", "echo")
+DEFAULT_DATABASE_URL = "sqlite:///./tether.db"
+_ENV_PREFIX = "os.environ/"
+
+
+class Secret:
+    """A value that never shows itself in logs or reprs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    name: str  # what clients send as `model`
+    provider: str  # openai | anthropic | echo
+    upstream_model: str
+    api_base: str | None = None
+    api_key: Secret | None = None
+    timeout_seconds: float = 600.0
+    connect_timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    name: str
+    key: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    ttl_seconds: int = 60
+    max_responses_per_session: int = 50
+    flush_interval_seconds: float = 10.0
+    flush_batch_size: int = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    models: tuple[ModelRoute, ...] = (ModelRoute("echo", "echo", "echo"),)
+    redis_url: Secret | None = None
+    database_url: Secret = field(default_factory=lambda: Secret(DEFAULT_DATABASE_URL))
+    master_key: Secret | None = None
+    api_keys: tuple[ApiKey, ...] = ()
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    max_body_bytes: int = 32 * 1024 * 1024
+    unknown_keys: tuple[str, ...] = ()
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.master_key is not None or bool(self.api_keys)
+
+
+# The keys tether understands, per section; anything else is reported by name.
+_KNOWN = {
+    "": {"model_list", "router_settings", "general_settings", "session_cache", "server"},
+    "model_list[]": {"model_name", "litellm_params", "params"},
+    "params": {"model", "api_base", "api_key", "timeout", "stream_timeout", "connect_timeout"},
+    "router_settings": {"redis_host", "redis_port", "redis_password", "redis_url"},
+    "general_settings": {"master_key", "database_url", "api_keys"},
+    "session_cache": {
+        "ttl_seconds",
+        "max_responses_per_session",
+        "flush_interval_seconds",
+        "flush_batch_size",
+    },
+    "server": {"max_body_bytes"},
+}
+
+
+class _Reader:
+    """Resolves `os.environ/NAME` values and collects unknown keys as it reads."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.unknown: list[str] = []
+
+    def section(self, raw: Any, key: str, known: str) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise ConfigError(key, "must be a mapping")
+        self.unknown += [f"{key}.{k}".lstrip(".") for k in raw if k not in _KNOWN[known]]
+        return raw
+
+    def value(self, raw: Any, key: str) -> Any:
+        if isinstance(raw, str) and raw.startswith(_ENV_PREFIX):
+            name = raw[len(_ENV_PREFIX) :]
+            if name not in self.environ:
+                raise ConfigError(key, f"environment variable {name} is not set")
+            return self.environ[name]
+        return raw
+
+    def text(self, section: dict[str, Any], name: str, key: str) -> str | None:
+        raw = self.value(section.get(name), f"{key}.{name}")
+        if raw is None:
+            return None
+        if not isinstance(raw, str | int):
+            raise ConfigError(f"{key}.{name}", "must be a string")
+        return str(raw)
+
+    def number(self, section: dict[str, Any], name: str, key: str, default: float) -> float:
+        raw = self.value(section.get(name), f"{key}.{name}")
+        if raw is None:
+            return default
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}.{name}", f"must be a number, got {raw!r}") from None
+        if number <= 0:
+            raise ConfigError(f"{key}.{name}", "must be greater than 0")
+        return number
+
+
+def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
+    """Settings from a YAML file (or none) and the environment; raises ConfigError."""
+    raw: Any = {}
+    if path:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError("--config", f"{path} is not valid YAML: {exc}") from None
+    reader = _Reader(environ)
+    top = reader.section(raw, "", "")
+    general = reader.section(top.get("general_settings"), "general_settings", "general_settings")
+    models = _models(reader, top.get("model_list"))
+    master = reader.text(general, "master_key", "general_settings")
+    master = master or environ.get("TETHER_MASTER_KEY")
+    database = reader.text(general, "database_url", "general_settings")
+    database = database or environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    _check_database_url(database)
+    server = reader.section(top.get("server"), "server", "server")
+    return Settings(
+        models=models,
+        redis_url=_redis_url(reader, top.get("router_settings")),
+        database_url=Secret(database),
+        master_key=Secret(master) if master else None,
+        api_keys=_api_keys(reader, general.get("api_keys")),
+        cache=_cache(reader, top.get("session_cache")),
+        max_body_bytes=int(reader.number(server, "max_body_bytes", "server", 32 * 1024 * 1024)),
+        unknown_keys=tuple(reader.unknown),
+    )
+
+
+def _models(reader: _Reader, raw: Any) -> tuple[ModelRoute, ...]:
+    if raw is None:
+        return Settings().models
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError("model_list", "must be a non-empty list")
+    routes = [_model(reader, entry, f"model_list[{i}]") for i, entry in enumerate(raw)]
+    seen: set[str] = set()
+    for i, route in enumerate(routes):
+        if route.name in seen:
+            raise ConfigError(f"model_list[{i}].model_name", f"'{route.name}' is listed twice")
+        seen.add(route.name)
+    return tuple(routes)
+
+
+def _model(reader: _Reader, raw: Any, key: str) -> ModelRoute:
+    entry = reader.section(raw, key, "model_list[]")
+    name = reader.text(entry, "model_name", key)
+    if not name:
+        raise ConfigError(f"{key}.model_name", "is required")
+    params_key = "litellm_params" if "litellm_params" in entry else "params"
+    params = reader.section(entry.get(params_key), f"{key}.{params_key}", "params")
+    target = reader.text(params, "model", f"{key}.{params_key}") or ""
+    provider, _, upstream = target.partition("/")
+    if provider not in PROVIDERS or not upstream:
+        raise ConfigError(
+            f"{key}.{params_key}.model",
+            f"'{target}' must be <provider>/<model> with provider one of {', '.join(PROVIDERS)}",
+        )
+    api_key = reader.text(params, "api_key", f"{key}.{params_key}")
+    return ModelRoute(
+        name=name,
+        provider=provider,
+        upstream_model=upstream,
+        api_base=reader.text(params, "api_base", f"{key}.{params_key}"),
+        api_key=Secret(api_key) if api_key else None,
+        timeout_seconds=reader.number(params, "timeout", f"{key}.{params_key}", 600.0),
+        connect_timeout_seconds=reader.number(
+            params, "connect_timeout", f"{key}.{params_key}", 5.0
+        ),
+    )
+
+
+def _redis_url(reader: _Reader, raw: Any) -> Secret | None:
+    router = reader.section(raw, "router_settings", "router_settings")
+    url = reader.text(router, "redis_url", "router_settings")
+    host = reader.text(router, "redis_host", "router_settings")
+    env = reader.environ
+    if not url and not host:
+        url, host = env.get("REDIS_URL"), env.get("REDIS_HOST")
+        router = {"redis_port": env.get("REDIS_PORT"), "redis_password": env.get("REDIS_PASSWORD")}
+    if url:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("router_settings.redis_url", "must start with redis:// or rediss://")
+        return Secret(url)
+    if not host:
+        return None
+    port = reader.text(router, "redis_port", "router_settings") or "6379"
+    if not port.isdigit():
+        raise ConfigError("router_settings.redis_port", f"must be a port number, got {port!r}")
+    password = reader.text(router, "redis_password", "router_settings")
+    auth = f":{password}@" if password else ""
+    return Secret(f"redis://{auth}{host}:{port}/0")
+
+
+def _check_database_url(url: str) -> None:
+    if not url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://", "sqlite://")):
+        raise ConfigError(
+            "general_settings.database_url", "must be a postgresql:// or sqlite:/// URL"
+        )
+
+
+def _api_keys(reader: _Reader, raw: Any) -> tuple[ApiKey, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError("general_settings.api_keys", "must be a list of {name, key}")
+    keys = []
+    for i, entry in enumerate(raw):
+        key = f"general_settings.api_keys[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(key, "must be a mapping with name and key")
+        name, value = reader.text(entry, "name", key), reader.text(entry, "key", key)
+        if not name or not value:
+            raise ConfigError(key, "needs both name and key")
+        keys.append(ApiKey(name, Secret(value)))
+    return tuple(keys)
+
+
+def _cache(reader: _Reader, raw: Any) -> CacheSettings:
+    section = reader.section(raw, "session_cache", "session_cache")
+    defaults = CacheSettings()
+
+    def number(name: str, default: float) -> float:
+        return reader.number(section, name, "session_cache", default)
+
+    return CacheSettings(
+        ttl_seconds=int(number("ttl_seconds", defaults.ttl_seconds)),
+        max_responses_per_session=int(
+            number("max_responses_per_session", defaults.max_responses_per_session)
+        ),
+        flush_interval_seconds=number("flush_interval_seconds", defaults.flush_interval_seconds),
+        flush_batch_size=int(number("flush_batch_size", defaults.flush_batch_size)),
+    )

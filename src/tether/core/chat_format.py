@@ -1,0 +1,192 @@
+"""Translation between Responses items and OpenAI Chat Completions (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.core.completion import (
+    Completion,
+    CompletionRequest,
+    Delta,
+    FinishReason,
+    StreamEnd,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+from tether.core.items import Item, text_of
+
+Message = dict[str, Any]
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+
+def request_body(req: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": req.model, "messages": messages(req)}
+    if req.tools:
+        body["tools"] = [_tool(t) for t in req.tools]
+        body["tool_choice"] = _tool_choice(req.tool_choice)
+        body["parallel_tool_calls"] = req.parallel_tool_calls
+    optional = {
+        "temperature": req.temperature,
+        "top_p": req.top_p,
+        "max_tokens": req.max_output_tokens,
+        "response_format": _response_format(req.text_format),
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def messages(req: CompletionRequest) -> list[Message]:
+    out: list[Message] = []
+    if req.instructions:
+        out.append({"role": "system", "content": req.instructions})
+    for item in req.items:
+        kind = item["type"]
+        if kind == "message":
+            out.append(_message(item))
+        elif kind == "function_call":
+            _add_tool_call(out, item)
+        elif kind == "function_call_output":
+            out.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": item["call_id"],
+                    "content": text_of(item["output"]),
+                }
+            )
+    return out
+
+
+def _message(item: Item) -> Message:
+    role = item["role"]
+    if role in ("system", "developer"):
+        return {"role": "system", "content": text_of(item["content"])}
+    if role == "assistant":
+        return {"role": "assistant", "content": text_of(item["content"])}
+    parts = [_user_part(part) for part in item["content"]]
+    if len(parts) == 1 and parts[0]["type"] == "text":
+        return {"role": "user", "content": parts[0]["text"]}
+    return {"role": "user", "content": parts}
+
+
+def _user_part(part: Item) -> dict[str, Any]:
+    if part["type"] == "input_image":
+        url = part.get("image_url") or part.get("file_id") or ""
+        return {
+            "type": "image_url",
+            "image_url": {"url": url, "detail": part.get("detail", "auto")},
+        }
+    return {"type": "text", "text": part.get("text") or part.get("refusal") or ""}
+
+
+def _add_tool_call(out: list[Message], item: Item) -> None:
+    """Function calls join the assistant message before them, as chat servers expect."""
+    call = {
+        "id": item["call_id"],
+        "type": "function",
+        "function": {"name": item["name"], "arguments": item["arguments"]},
+    }
+    last = out[-1] if out else None
+    if last is not None and last["role"] == "assistant":
+        last.setdefault("tool_calls", []).append(call)
+        if not last["content"]:
+            last["content"] = None
+    else:
+        out.append({"role": "assistant", "content": None, "tool_calls": [call]})
+
+
+def _tool(tool: dict[str, Any]) -> dict[str, Any]:
+    function = {"name": tool["name"], "parameters": tool.get("parameters") or {"type": "object"}}
+    if tool.get("description"):
+        function["description"] = tool["description"]
+    if tool.get("strict") is not None:
+        function["strict"] = tool["strict"]
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
+    if isinstance(choice, str):
+        return choice
+    return {"type": "function", "function": {"name": choice["name"]}}
+
+
+def _response_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
+    fmt = (text or {}).get("format") or {}
+    if fmt.get("type") == "json_object":
+        return {"type": "json_object"}
+    if fmt.get("type") == "json_schema":
+        schema = {k: fmt[k] for k in ("name", "schema", "strict", "description") if k in fmt}
+        return {"type": "json_schema", "json_schema": schema}
+    return None
+
+
+def usage(raw: dict[str, Any] | None) -> Usage:
+    raw = raw or {}
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=raw.get("prompt_tokens") or 0,
+        output_tokens=raw.get("completion_tokens") or 0,
+        cached_tokens=prompt_details.get("cached_tokens") or 0,
+        reasoning_tokens=completion_details.get("reasoning_tokens") or 0,
+    )
+
+
+def completion(body: dict[str, Any]) -> Completion:
+    """A non-streaming chat completion as a provider-neutral Completion."""
+    choice = body["choices"][0]
+    message = choice.get("message") or {}
+    calls = [
+        ToolCall(call["id"], call["function"]["name"], call["function"].get("arguments") or "{}")
+        for call in message.get("tool_calls") or []
+    ]
+    return Completion(
+        text=message.get("content") or "",
+        tool_calls=calls,
+        finish=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
+        usage=usage(body.get("usage")),
+    )
+
+
+class ChunkReader:
+    """Turns `chat.completion.chunk` objects into deltas; `end()` closes the stream."""
+
+    def __init__(self) -> None:
+        self._finish: FinishReason = "stop"
+        self._usage = Usage()
+
+    def read(self, chunk: dict[str, Any]) -> list[Delta]:
+        if chunk.get("usage"):
+            self._usage = usage(chunk["usage"])
+        deltas: list[Delta] = []
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                deltas.append(TextDelta(delta["content"]))
+            for call in delta.get("tool_calls") or []:
+                function = call.get("function") or {}
+                deltas.append(
+                    ToolCallDelta(
+                        index=call.get("index", 0),
+                        arguments=function.get("arguments") or "",
+                        call_id=call.get("id"),
+                        name=function.get("name"),
+                    )
+                )
+            if choice.get("finish_reason"):
+                self._finish = _FINISH.get(choice["finish_reason"], "stop")
+        return deltas
+
+    def end(self) -> StreamEnd:
+        return StreamEnd(self._finish, self._usage)

@@ -1,0 +1,42 @@
+"""Identifiers: response ids that carry their session, item ids, validation."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+# A response id is `resp_` + 32 hex chars of session tag + 32 hex chars of its
+# own randomness (128 bits). Carrying the session lets every key of a session
+# share one Redis Cluster hash tag and lets a chain be found from any id alone.
+_HEX_RE = r"[0-9a-f]{32}"
+RESPONSE_ID_RE = re.compile(rf"^resp_({_HEX_RE})({_HEX_RE})$")
+ITEM_PREFIXES = ("msg_", "fc_", "fco_")
+
+
+def new_session_tag() -> str:
+    return secrets.token_hex(16)
+
+
+def named_session_tag(owner: str, name: str) -> str:
+    """A client-named session, scoped to its owner so names never collide across keys."""
+    digest = hashlib.blake2b(f"{owner}\x00{name}".encode(), digest_size=16)
+    return digest.hexdigest()
+
+
+def new_response_id(session_tag: str) -> str:
+    return f"resp_{session_tag}{secrets.token_hex(16)}"
+
+
+def session_of(response_id: str) -> str | None:
+    """The session tag a response id carries, or None when the id is not one of ours."""
+    match = RESPONSE_ID_RE.match(response_id)
+    return match.group(1) if match else None
+
+
+def is_response_id(value: str) -> bool:
+    return RESPONSE_ID_RE.match(value) is not None
+
+
+def new_item_id(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(24)}"
