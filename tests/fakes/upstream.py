@@ -151,10 +151,10 @@ class RecordedRequest(NamedTuple):
     headers: dict[str, str]  # lower-cased names
 
 
-class _BadRequestError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
+class _ClientError(Exception):
+    def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
+        self.status, self.message = status, message
 
 
 def _chat_text(content: Any) -> str:
@@ -191,14 +191,14 @@ def _int_or_none(value: Any) -> int | None:
 
 def _chat_reply(body: Any) -> Reply:
     if not isinstance(body, dict):
-        raise _BadRequestError(400, "We could not parse the JSON body of your request.")
+        raise _ClientError(400, "We could not parse the JSON body of your request.")
     messages = body.get("messages")
     if not isinstance(body.get("model"), str):
-        raise _BadRequestError(400, "you must provide a model parameter")
+        raise _ClientError(400, "you must provide a model parameter")
     if not isinstance(messages, list) or not messages:
-        raise _BadRequestError(400, "[] is too short - 'messages'")
+        raise _ClientError(400, "[] is too short - 'messages'")
     if not all(isinstance(m, dict) for m in messages):
-        raise _BadRequestError(400, "Invalid type for 'messages': expected an array of objects.")
+        raise _ClientError(400, "Invalid type for 'messages': expected an array of objects.")
     user_text = next(
         (_chat_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
     )
@@ -224,26 +224,26 @@ def _chat_reply(body: Any) -> Reply:
 
 def _anthropic_reply(body: Any, headers: Mapping[str, str]) -> Reply:
     if "anthropic-version" not in headers:
-        raise _BadRequestError(400, "anthropic-version: header is required")
+        raise _ClientError(400, "anthropic-version: header is required")
     if not isinstance(body, dict):
-        raise _BadRequestError(400, "There was an issue with the JSON body of your request.")
+        raise _ClientError(400, "There was an issue with the JSON body of your request.")
     if not isinstance(body.get("model"), str):
-        raise _BadRequestError(400, "model: Field required")
+        raise _ClientError(400, "model: Field required")
     max_tokens = _int_or_none(body.get("max_tokens"))
     if max_tokens is None:
-        raise _BadRequestError(400, "max_tokens: Field required")
+        raise _ClientError(400, "max_tokens: Field required")
     messages = body.get("messages")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise _BadRequestError(400, "messages: Field required")
+        raise _ClientError(400, "messages: Field required")
     for i, m in enumerate(messages):
         if m.get("role") not in ("user", "assistant"):
-            raise _BadRequestError(
+            raise _ClientError(
                 400,
                 f'messages.{i}.role: Unexpected role "{m.get("role")}". The Messages API '
                 'accepts a top-level `system` parameter, not "system" as an input message role.',
             )
     last_user = next((m for m in reversed(messages) if m["role"] == "user"), None)
-    blocks = list(_anthropic_block_texts(last_user["content"] if last_user else ""))
+    blocks = list(_anthropic_block_texts(last_user.get("content") if last_user else ""))
     results = [text for is_result, text in blocks if is_result]
     user_text = " ".join(text for is_result, text in blocks if not is_result)
     prompt = sum(_count(t) for m in messages for _, t in _anthropic_block_texts(m.get("content")))
@@ -614,7 +614,7 @@ class FakeUpstream:
         try:
             self._check_auth(protocol, headers)
             reply = _chat_reply(body) if protocol == "openai" else _anthropic_reply(body, headers)
-        except _BadRequestError as exc:
+        except _ClientError as exc:
             payload = error_body(protocol, exc.status, exc.message)
             return Response(orjson.dumps(payload), exc.status, id_header, "application/json")
 
@@ -637,13 +637,19 @@ class FakeUpstream:
         )
 
     def _check_auth(self, protocol: Protocol, headers: Mapping[str, str]) -> None:
+        """Check the configured key, if any.
+
+        Anthropic accepts ``x-api-key`` or ``Authorization: Bearer`` (recent SDKs send
+        the API key as a bearer token).
+        """
         if self.api_key is None:
             return
+        bearer_ok = headers.get("authorization") == f"Bearer {self.api_key}"
         if protocol == "openai":
-            if headers.get("authorization") != f"Bearer {self.api_key}":
-                raise _BadRequestError(401, "Incorrect API key provided.")
-        elif headers.get("x-api-key") != self.api_key:
-            raise _BadRequestError(401, "invalid x-api-key", "authentication_error")
+            if not bearer_ok:
+                raise _ClientError(401, "Incorrect API key provided.")
+        elif not bearer_ok and headers.get("x-api-key") != self.api_key:
+            raise _ClientError(401, "invalid x-api-key")
 
 
 async def _stream(

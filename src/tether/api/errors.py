@@ -1,0 +1,72 @@
+"""Rendering errors in OpenAI's shape, and translating validation errors into them."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tether.errors import InvalidRequest, NotFound, TetherError
+
+log = logging.getLogger("tether.api")
+
+
+def error_response(error: TetherError) -> Response:
+    return Response(orjson.dumps(error.body()), error.status, media_type="application/json")
+
+
+async def handle_tether_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TetherError)
+    return error_response(exc)
+
+
+async def handle_http_error(_request: Request, exc: Exception) -> Response:
+    """Routing misses (unknown path, wrong method) in the same error shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        error: TetherError = InvalidRequest("Method not allowed on this path.")
+        error.status = 405
+    elif exc.status_code == 404:
+        error = NotFound("Unknown path.")
+    else:
+        error = InvalidRequest(str(exc.detail))
+        error.status = exc.status_code
+    return error_response(error)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """The last line: a bug must still answer in OpenAI's shape, and be logged loudly."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(TetherError("The server had an error processing your request."))
+
+
+def invalid_body(exc: ValidationError) -> InvalidRequest:
+    """The most specific validation error, naming its field as `input[0].content`."""
+    errors = exc.errors(include_url=False)
+    error = max(errors, key=lambda e: len(_param_path(e["loc"])))
+    param = _param(error["loc"])
+    what = f"'{param}'" if param else "the request body"
+    return InvalidRequest(f"Invalid value for {what}: {error['msg']}.", param=param or None)
+
+
+def _param_path(loc: tuple[int | str, ...]) -> list[int | str]:
+    # Union branches appear in `loc` as type names (`str`, `list[...]`, `function-after[...]`)
+    # or discriminator tags; they are not fields a client can name.
+    skip = {"str", "int", "float", "bool", "dict", "none", "message", "function_call"}
+    skip.add("function_call_output")
+    return [
+        part
+        for part in loc
+        if isinstance(part, int) or (part not in skip and "[" not in part and "-" not in part)
+    ]
+
+
+def _param(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in _param_path(loc):
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out.lstrip(".")

@@ -1,0 +1,111 @@
+"""Endpoints about the gateway itself: models, health, the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tether.api.schemas import InputItemsQuery, ResponseCreate
+from tether.resources import Resources
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+async def list_models(request: Request) -> Response:
+    resources: Resources = request.state.resources
+    resources.auth.caller(request.headers)
+    data = [
+        {"id": name, "object": "model", "created": 0, "owned_by": route.provider}
+        for name, route in resources.registry.routes.items()
+    ]
+    return _json({"object": "list", "data": data})
+
+
+async def liveliness(_request: Request) -> Response:
+    return _json({"status": "ok"})
+
+
+async def readiness(request: Request) -> Response:
+    resources: Resources = request.state.resources
+    stats = resources.store.stats()
+    return _json({"status": "ok", "session_cache": stats})
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The contract clients and fuzzers use; request bodies come from the pydantic models."""
+    create = ResponseCreate.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = create.pop("$defs", {})
+    error = {"$ref": "#/components/schemas/Error"}
+    errors = {
+        str(code): {"description": text, "content": {"application/json": {"schema": error}}}
+        for code, text in ((400, "Bad request"), (401, "No valid key"), (404, "Not found"))
+    }
+    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+    id_param = {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    query = InputItemsQuery.model_json_schema()["properties"]
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "tether", "version": "0.1.0"},
+        "paths": {
+            "/v1/responses": {
+                "post": {
+                    "operationId": "createResponse",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ResponseCreate"}
+                            }
+                        },
+                    },
+                    "responses": {"200": ok, **errors},
+                }
+            },
+            "/v1/responses/{response_id}": {
+                "get": {
+                    "operationId": "getResponse",
+                    "parameters": [id_param],
+                    "responses": {"200": ok, **errors},
+                },
+                "delete": {
+                    "operationId": "deleteResponse",
+                    "parameters": [id_param],
+                    "responses": {"200": ok, **errors},
+                },
+            },
+            "/v1/responses/{response_id}/input_items": {
+                "get": {
+                    "operationId": "listInputItems",
+                    "parameters": [id_param]
+                    + [
+                        {"name": k, "in": "query", "required": False, "schema": v}
+                        for k, v in query.items()
+                    ],
+                    "responses": {"200": ok, **errors},
+                }
+            },
+            "/v1/models": {
+                "get": {"operationId": "listModels", "responses": {"200": ok, **errors}}
+            },
+        },
+        "components": {
+            "schemas": {
+                **defs,
+                "ResponseCreate": create,
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "object"}},
+                },
+            }
+        },
+    }
+
+
+async def openapi(_request: Request) -> Response:
+    return _json(openapi_schema())

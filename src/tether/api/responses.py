@@ -1,0 +1,74 @@
+"""The Responses API endpoints."""
+
+from __future__ import annotations
+
+import orjson
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from tether.api.auth import Caller
+from tether.api.body import parse_json, read_limited, validate
+from tether.api.errors import invalid_body
+from tether.api.schemas import InputItemsQuery, ResponseCreate
+from tether.core.pagination import page_items
+from tether.errors import InvalidRequest, NotFound
+from tether.resources import Resources
+
+SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def _context(request: Request) -> tuple[Resources, Caller]:
+    resources: Resources = request.state.resources
+    return resources, resources.auth.caller(request.headers)
+
+
+async def create_response(request: Request) -> Response:
+    resources, caller = _context(request)
+    raw = await read_limited(request, resources.settings.max_body_bytes)
+    req = validate(ResponseCreate, parse_json(raw))
+    if req.background:
+        raise InvalidRequest("Background responses are not supported.", param="background")
+    turn = await resources.gateway.prepare(req, caller)
+    if req.stream:
+        chunks = await resources.gateway.stream(turn)
+        return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+    return _json(await resources.gateway.create(turn))
+
+
+def _not_found(response_id: str) -> NotFound:
+    return NotFound(f"Response with id '{response_id}' not found.", param="response_id")
+
+
+async def get_response(request: Request) -> Response:
+    resources, caller = _context(request)
+    response_id = request.path_params["response_id"]
+    turn = await resources.store.get(response_id, caller.scope)
+    if turn is None:
+        raise _not_found(response_id)
+    return _json(turn.response)
+
+
+async def delete_response(request: Request) -> Response:
+    resources, caller = _context(request)
+    response_id = request.path_params["response_id"]
+    if not await resources.store.delete(response_id, caller.scope):
+        raise _not_found(response_id)
+    return _json({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+async def list_input_items(request: Request) -> Response:
+    resources, caller = _context(request)
+    response_id = request.path_params["response_id"]
+    try:
+        query = InputItemsQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise invalid_body(exc) from exc
+    turn = await resources.store.get(response_id, caller.scope)
+    if turn is None:
+        raise _not_found(response_id)
+    return _json(page_items(turn.input_items, query.after, query.limit, query.order))

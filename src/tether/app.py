@@ -1,0 +1,61 @@
+"""The ASGI application: routes, error handlers, and the lifespan that owns resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Route
+
+from tether.api import meta, responses
+from tether.api.errors import handle_http_error, handle_tether_error, handle_unexpected
+from tether.config import Settings
+from tether.errors import TetherError
+from tether.resources import Resources, open_resources
+
+
+class State(TypedDict):
+    resources: Resources
+
+
+def _routes() -> list[Route]:
+    routes = [
+        Route("/health/liveliness", meta.liveliness, methods=["GET"]),
+        Route("/health/readiness", meta.readiness, methods=["GET"]),
+        Route("/openapi.json", meta.openapi, methods=["GET"]),
+    ]
+    for prefix in ("/v1", ""):  # the OpenAI paths, with and without /v1
+        routes += [
+            Route(f"{prefix}/responses", responses.create_response, methods=["POST"]),
+            Route(f"{prefix}/responses/{{response_id}}", responses.get_response, methods=["GET"]),
+            Route(
+                f"{prefix}/responses/{{response_id}}", responses.delete_response, methods=["DELETE"]
+            ),
+            Route(
+                f"{prefix}/responses/{{response_id}}/input_items",
+                responses.list_input_items,
+                methods=["GET"],
+            ),
+            Route(f"{prefix}/models", meta.list_models, methods=["GET"]),
+        ]
+    return routes
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[State]:
+        async with open_resources(settings) as resources:
+            yield {"resources": resources}
+
+    return Starlette(
+        routes=_routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            TetherError: handle_tether_error,
+            HTTPException: handle_http_error,
+            Exception: handle_unexpected,
+        },
+    )

@@ -1,0 +1,90 @@
+"""The `tether` command: `serve` and `verify`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Sequence
+
+from tether.cli_support import load_quietly
+
+log = logging.getLogger("tether")
+CONFIG_ENV = "TETHER_CONFIG"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tether", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help=f"YAML config file (or ${CONFIG_ENV})")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=4000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    verify = commands.add_parser("verify", help="check a live deployment end to end")
+    verify.add_argument("--url", default="http://127.0.0.1:4000")
+    verify.add_argument("--config", help="YAML config file (or $TETHER_CONFIG)")
+    verify.add_argument("--model", help="model to use (default: the first listed)")
+    verify.add_argument("--key", help="API key (default: the config's master key)")
+    return parser
+
+
+def app_factory() -> object:
+    """Entry point for uvicorn workers: each worker builds its own app from the config."""
+    from tether.app import create_app
+
+    return create_app(load_quietly(os.environ.get(CONFIG_ENV)))
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config_path = args.config or os.environ.get(CONFIG_ENV)
+    settings = load_quietly(config_path)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if settings.unknown_keys:
+        log.warning("config keys not supported and ignored: %s", ", ".join(settings.unknown_keys))
+    names = ", ".join(route.name for route in settings.models)
+    print(f"tether listening on http://{args.host}:{args.port}/v1 (models: {names})", flush=True)
+    if args.workers > 1:
+        if config_path:
+            os.environ[CONFIG_ENV] = config_path  # how the workers find the same config
+        uvicorn.run(
+            "tether.cli:app_factory",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=30,
+        )
+        return 0
+    from tether.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    from tether.verify import run_verify
+
+    status: int = run_verify(
+        args.url, args.config or os.environ.get(CONFIG_ENV), args.model, args.key
+    )
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""One turn from request to recorded response: chain, history, provider, record."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from tether.api.auth import Caller
+from tether.api.schemas import ResponseCreate
+from tether.api.sse import encode_all
+from tether.core import ids
+from tether.core.completion import CompletionRequest, Delta, StreamEnd
+from tether.core.history import assemble
+from tether.core.items import Item, normalize_input
+from tether.core.records import Turn
+from tether.core.response import ResponseSettings, finished, output_items, skeleton
+from tether.core.stream import ResponseStream
+from tether.errors import TetherError, UpstreamError
+from tether.providers.base import Provider
+from tether.providers.registry import ProviderRegistry
+from tether.state.store import ConversationStore
+
+log = logging.getLogger("tether.gateway")
+_SESSION_KEYS = ("session_id", "litellm_session_id")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedTurn:
+    """Everything known before the model is called."""
+
+    response_id: str
+    session: str
+    caller: Caller
+    parent_id: str | None
+    input_items: list[Item]
+    call: CompletionRequest
+    base: dict[str, Any]
+    store: bool
+    provider: Provider
+
+
+class Gateway:
+    def __init__(self, registry: ProviderRegistry, store: ConversationStore) -> None:
+        self.registry = registry
+        self.store = store
+
+    async def prepare(self, req: ResponseCreate, caller: Caller) -> PreparedTurn:
+        route, provider = self.registry.get(req.model)
+        chain: list[Turn] = []
+        if req.previous_response_id is not None:
+            chain = await self.store.load_chain(req.previous_response_id, caller.scope)
+        raw_input = req.input if isinstance(req.input, str) else _dump(req.input)
+        input_items = normalize_input(raw_input)
+        settings = _settings(req)
+        session = chain[-1].session if chain else _new_session(req, caller)
+        response_id = ids.new_response_id(session)
+        call = CompletionRequest(
+            model=route.upstream_model,
+            items=assemble(chain, input_items),
+            instructions=req.instructions,
+            tools=settings.tools,
+            tool_choice=settings.tool_choice,
+            parallel_tool_calls=req.parallel_tool_calls,
+            temperature=req.temperature,
+            top_p=req.top_p,
+            max_output_tokens=req.max_output_tokens,
+            text_format=req.text,
+        )
+        return PreparedTurn(
+            response_id=response_id,
+            session=session,
+            caller=caller,
+            parent_id=req.previous_response_id,
+            input_items=input_items,
+            call=call,
+            base=skeleton(response_id, settings, time.time()),
+            store=req.store,
+            provider=provider,
+        )
+
+    async def create(self, turn: PreparedTurn) -> dict[str, Any]:
+        completion = await turn.provider.complete(turn.call)
+        output = output_items(completion)
+        final = finished(turn.base, output, completion.finish, completion.usage, time.time())
+        await self._record(turn, final)
+        return final
+
+    async def stream(self, turn: PreparedTurn) -> AsyncIterator[bytes]:
+        """SSE chunks. The first upstream delta is awaited before anything is sent, so
+        an upstream that fails at once gets a plain HTTP error, not a broken stream."""
+        deltas = turn.provider.stream(turn.call)
+        first = await anext(deltas)
+        return self._events(turn, first, deltas)
+
+    async def _events(
+        self, turn: PreparedTurn, first: Delta, deltas: AsyncIterator[Delta]
+    ) -> AsyncIterator[bytes]:
+        stream = ResponseStream(turn.base)
+        yield encode_all(stream.start())
+        try:
+            delta = first
+            while not isinstance(delta, StreamEnd):
+                yield encode_all(stream.feed(delta))
+                delta = await anext(deltas)
+            events, final = stream.finish(delta, time.time())
+            yield encode_all(events)
+            await self._record(turn, final)  # before the client can see it complete
+            yield encode_all([stream.completed(final)])
+        except TetherError as exc:
+            log.warning("stream %s failed: %s", turn.response_id, exc.message)
+            yield encode_all(stream.fail(exc.code or exc.type, exc.message))
+        except StopAsyncIteration:
+            error = UpstreamError("Upstream ended the stream early.", code="upstream_stream_cut")
+            yield encode_all(stream.fail(error.code or "", error.message))
+        finally:
+            await _close(deltas)
+
+    async def _record(self, turn: PreparedTurn, final: dict[str, Any]) -> None:
+        if not turn.store:
+            return
+        await self.store.record(
+            Turn(
+                id=turn.response_id,
+                session=turn.session,
+                parent_id=turn.parent_id,
+                owner=turn.caller.owner,
+                created_at=float(turn.base["created_at"]),
+                input_items=turn.input_items,
+                response=final,
+            )
+        )
+
+
+async def _close(deltas: AsyncIterator[Delta]) -> None:
+    aclose = getattr(deltas, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _dump(items: list[Any]) -> list[Item]:
+    return [item.model_dump(exclude_none=True) for item in items]
+
+
+def _settings(req: ResponseCreate) -> ResponseSettings:
+    choice = req.tool_choice
+    return ResponseSettings(
+        model=req.model,
+        instructions=req.instructions,
+        previous_response_id=req.previous_response_id,
+        store=req.store,
+        temperature=req.temperature,
+        top_p=req.top_p,
+        max_output_tokens=req.max_output_tokens,
+        tools=[tool.model_dump(exclude_none=False) for tool in req.tools],
+        tool_choice=choice if isinstance(choice, str) else choice.model_dump(),
+        parallel_tool_calls=req.parallel_tool_calls,
+        metadata=req.metadata or {},
+        text=req.text,
+        reasoning=req.reasoning,
+        truncation=req.truncation,
+        user=req.user,
+    )
+
+
+def _new_session(req: ResponseCreate, caller: Caller) -> str:
+    metadata = req.metadata or {}
+    for key in _SESSION_KEYS:
+        if metadata.get(key):
+            return ids.named_session_tag(caller.owner, metadata[key])
+    return ids.new_session_tag()

@@ -1,0 +1,39 @@
+"""Everything the app owns for its lifetime, built and closed by the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from tether.api.auth import Authenticator
+from tether.config import Settings
+from tether.gateway import Gateway
+from tether.providers.registry import ProviderRegistry
+from tether.state.factory import open_store
+from tether.state.store import ConversationStore
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    settings: Settings
+    auth: Authenticator
+    registry: ProviderRegistry
+    store: ConversationStore
+    gateway: Gateway
+
+
+@asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    registry = ProviderRegistry(settings.models)
+    try:
+        async with open_store(settings) as store:
+            yield Resources(
+                settings=settings,
+                auth=Authenticator(settings),
+                registry=registry,
+                store=store,
+                gateway=Gateway(registry, store),
+            )
+    finally:
+        await registry.aclose()

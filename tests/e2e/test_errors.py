@@ -1,0 +1,170 @@
+"""Bad input and upstream failures answer in OpenAI's error shape, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+
+from tests.fakes.upstream import FakeUpstream
+from tests.support.server import TetherServer
+
+
+def post(tether: TetherServer, body: Any = None, content: bytes | None = None) -> httpx.Response:
+    return httpx.post(f"{tether.url}/v1/responses", json=body, content=content, timeout=30)
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+def test_malformed_json_is_a_400(tether: TetherServer) -> None:
+    response = post(tether, content=b'{"model": "echo", "input": ')
+    assert response.status_code == 400
+    assert error_of(response)["type"] == "invalid_request_error"
+
+
+def test_non_utf8_body_is_a_400(tether: TetherServer) -> None:
+    response = post(tether, content=b'{"model": "echo", "input": "\xff\xfe"}')
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "hi"}, "model"),
+        ({"model": "echo"}, "input"),
+        ({"model": "echo", "input": 42}, "input"),
+        ({"model": "echo", "input": "hi", "temperature": "hot"}, "temperature"),
+        ({"model": "echo", "input": "hi", "temperature": 7}, "temperature"),
+        ({"model": "echo", "input": "hi", "max_output_tokens": 0}, "max_output_tokens"),
+        ({"model": "echo", "input": [{"role": "wizard", "content": "x"}]}, "input[0].role"),
+        ({"model": "echo", "input": [{"type": "mystery"}]}, "input[0]"),
+        ({"model": "echo", "input": "hi", "tools": [{"type": "web_search"}]}, "tools[0].type"),
+        ({"model": "echo", "input": "hi", "store": "yes"}, "store"),
+    ],
+)
+def test_wrong_types_name_the_field(tether: TetherServer, body: Any, param: str) -> None:
+    response = post(tether, body)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param
+
+
+def test_a_body_that_is_not_an_object_is_a_400(tether: TetherServer) -> None:
+    assert post(tether, content=b"[1, 2, 3]").status_code == 400
+
+
+def test_unknown_model_is_model_not_found(client: OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.responses.create(model="no-such-model", input="hi")
+    assert caught.value.code == "model_not_found"
+
+
+def test_oversized_body_is_a_413(tether: TetherServer) -> None:
+    big = b'{"model": "echo", "input": "' + b"x" * (33 * 1024 * 1024) + b'"}'
+    response = post(tether, content=big)
+    assert response.status_code == 413
+    assert error_of(response)["type"] == "invalid_request_error"
+
+
+def test_unknown_path_is_an_openai_shaped_404(tether: TetherServer) -> None:
+    response = httpx.get(f"{tether.url}/v1/nothing-here")
+    assert response.status_code == 404
+    error_of(response)
+
+
+@pytest.mark.parametrize("model", ["chat", "claude"])
+def test_upstream_5xx_is_a_502_naming_the_model(
+    client: OpenAI, upstream: FakeUpstream, model: str
+) -> None:
+    upstream.clear()
+    upstream.fail_with_status(500)
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.responses.create(model=model, input="hi")
+    assert caught.value.status_code == 502
+    assert model in caught.value.message
+    assert "sk-upstream" not in caught.value.message
+    assert "sk-ant-upstream" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, openai.BadRequestError),
+        (401, openai.AuthenticationError),
+        (429, openai.RateLimitError),
+    ],
+)
+@pytest.mark.parametrize("model", ["chat", "claude"])
+def test_upstream_4xx_is_passed_on(
+    client: OpenAI, upstream: FakeUpstream, model: str, status: int, error: type[Exception]
+) -> None:
+    upstream.clear()
+    upstream.fail_with_status(status)
+    with pytest.raises(error):
+        client.responses.create(model=model, input="hi")
+
+
+def test_upstream_timeout_is_a_504(client: OpenAI, upstream: FakeUpstream) -> None:
+    upstream.clear()
+    upstream.delay(7)  # the claude route has a 5 s timeout
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.responses.create(model="claude", input="hi")
+    upstream.clear()
+    assert caught.value.status_code == 504
+
+
+def test_unreachable_upstream_is_a_502(tmp_path: Any) -> None:
+    from tests.support.server import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    config = {"model_list": [{"model_name": "gone", "litellm_params": {"model": "openai/x", "api_base": dead}}]}
+    server = TetherServer(config, tmp_path).start()
+    try:
+        response = httpx.post(f"{server.url}/v1/responses", json={"model": "gone", "input": "hi"})
+        assert response.status_code == 502
+        assert "gone" in error_of(response)["message"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("model", ["chat", "claude"])
+def test_stream_cut_midway_ends_with_response_failed(
+    client: OpenAI, upstream: FakeUpstream, model: str
+) -> None:
+    upstream.clear()
+    upstream.cut_stream_after(4, abort=False)
+    events = list(client.responses.create(model=model, input="a b c d e f g h", stream=True))
+    kinds = [event.type for event in events]
+    assert kinds[0] == "response.created"
+    assert kinds[-2:] == ["error", "response.failed"]
+    assert "response.completed" not in kinds
+
+
+@pytest.mark.parametrize("model", ["chat", "claude"])
+def test_malformed_upstream_stream_ends_with_response_failed(
+    client: OpenAI, upstream: FakeUpstream, model: str
+) -> None:
+    upstream.clear()
+    upstream.malformed_stream(after_chunks=3)
+    events = list(client.responses.create(model=model, input="a b c d e f g h", stream=True))
+    assert events[-1].type == "response.failed"
+
+
+@pytest.mark.parametrize("model", ["chat", "claude"])
+def test_upstream_error_before_streaming_is_an_http_error(
+    client: OpenAI, upstream: FakeUpstream, model: str
+) -> None:
+    upstream.clear()
+    upstream.fail_with_status(503)
+    with pytest.raises(openai.APIStatusError) as caught:
+        list(client.responses.create(model=model, input="hi", stream=True))
+    assert caught.value.status_code == 502
