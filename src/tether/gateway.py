@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from tether.api.auth import Caller
 from tether.api.schemas import ResponseCreate
-from tether.api.sse import encode_all
 from tether.core import ids
 from tether.core.completion import CompletionRequest, Delta, StreamEnd
 from tether.core.history import assemble
 from tether.core.items import Item, normalize_input
 from tether.core.records import Turn
 from tether.core.response import ResponseSettings, finished, output_items, skeleton
-from tether.core.stream import ResponseStream
+from tether.core.stream import Event, ResponseStream
 from tether.errors import TetherError, UpstreamError
 from tether.providers.base import Provider
 from tether.providers.registry import ProviderRegistry
@@ -88,8 +87,8 @@ class Gateway:
         await self._record(turn, final)
         return final
 
-    async def stream(self, turn: PreparedTurn) -> AsyncIterator[bytes]:
-        """SSE chunks. The first upstream delta is awaited before anything is sent, so
+    async def stream(self, turn: PreparedTurn) -> AsyncGenerator[list[Event]]:
+        """Events in batches, each batch one write. The first upstream delta is awaited before anything is sent, so
         an upstream that fails at once gets a plain HTTP error, not a broken stream."""
         deltas = turn.provider.stream(turn.call)
         first = await anext(deltas)
@@ -97,24 +96,24 @@ class Gateway:
 
     async def _events(
         self, turn: PreparedTurn, first: Delta, deltas: AsyncIterator[Delta]
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[list[Event]]:
         stream = ResponseStream(turn.base)
-        yield encode_all(stream.start())
+        yield stream.start()
         try:
             delta = first
             while not isinstance(delta, StreamEnd):
-                yield encode_all(stream.feed(delta))
+                yield stream.feed(delta)
                 delta = await anext(deltas)
             events, final = stream.finish(delta, time.time())
-            yield encode_all(events)
+            yield events
             await self._record(turn, final)  # before the client can see it complete
-            yield encode_all([stream.completed(final)])
+            yield [stream.completed(final)]
         except TetherError as exc:
             log.warning("stream %s failed: %s", turn.response_id, exc.message)
-            yield encode_all(stream.fail(exc.code or exc.type, exc.message))
+            yield stream.fail(exc.code or exc.type, exc.message)
         except StopAsyncIteration:
             error = UpstreamError("Upstream ended the stream early.", code="upstream_stream_cut")
-            yield encode_all(stream.fail(error.code or "", error.message))
+            yield stream.fail(error.code or "", error.message)
         finally:
             await _close(deltas)
 

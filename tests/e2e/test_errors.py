@@ -141,7 +141,7 @@ def test_stream_cut_midway_ends_with_response_failed(
     client: OpenAI, upstream: FakeUpstream, model: str
 ) -> None:
     upstream.clear()
-    upstream.cut_stream_after(4, abort=False)
+    upstream.cut_stream_after(6, abort=False)
     events = list(client.responses.create(model=model, input="a b c d e f g h", stream=True))
     kinds = [event.type for event in events]
     assert kinds[0] == "response.created"
@@ -154,7 +154,7 @@ def test_malformed_upstream_stream_ends_with_response_failed(
     client: OpenAI, upstream: FakeUpstream, model: str
 ) -> None:
     upstream.clear()
-    upstream.malformed_stream(after_chunks=3)
+    upstream.malformed_stream(after_chunks=6)
     events = list(client.responses.create(model=model, input="a b c d e f g h", stream=True))
     assert events[-1].type == "response.failed"
 

@@ -11,6 +11,7 @@ from tether.api.auth import Caller
 from tether.api.body import parse_json, read_limited, validate
 from tether.api.errors import invalid_body
 from tether.api.schemas import InputItemsQuery, ResponseCreate
+from tether.api.sse import encode_stream
 from tether.core.pagination import page_items
 from tether.errors import InvalidRequest, NotFound
 from tether.resources import Resources
@@ -35,8 +36,10 @@ async def create_response(request: Request) -> Response:
         raise InvalidRequest("Background responses are not supported.", param="background")
     turn = await resources.gateway.prepare(req, caller)
     if req.stream:
-        chunks = await resources.gateway.stream(turn)
-        return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+        batches = await resources.gateway.stream(turn)
+        return StreamingResponse(
+            encode_stream(batches), media_type="text/event-stream", headers=SSE_HEADERS
+        )
     return _json(await resources.gateway.create(turn))
 
 

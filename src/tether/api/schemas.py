@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 # Unknown top-level fields are ignored (SDKs add new ones often); unknown item and
 # content types are rejected, naming the field, because replaying them would be a guess.
-_Lenient = ConfigDict(extra="ignore")
-_Strict = ConfigDict(extra="forbid")
+_Lenient = ConfigDict(extra="ignore", strict=True)
+_Strict = ConfigDict(extra="forbid", strict=True)
 
 
 class InputText(BaseModel):
@@ -129,7 +129,7 @@ class ResponseCreate(BaseModel):
 
 
 class InputItemsQuery(BaseModel):
-    model_config = _Strict
+    model_config = ConfigDict(extra="forbid")  # query strings need coercion to int
     after: str | None = Field(default=None, max_length=256)
     limit: int = Field(default=20, ge=1, le=100)
     order: Literal["asc", "desc"] = "desc"
