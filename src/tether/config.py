@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -149,6 +150,8 @@ def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
         except yaml.YAMLError as exc:
             raise ConfigError("--config", f"{path} is not valid YAML: {exc}") from None
     reader = _Reader(environ)
+    if not isinstance(raw, dict):
+        raise ConfigError("--config", f"{path} must hold a mapping (model_list, ...)")
     top = reader.section(raw, "", "")
     general = reader.section(top.get("general_settings"), "general_settings", "general_settings")
     models = _models(reader, top.get("model_list"))
@@ -230,7 +233,7 @@ def _redis_url(reader: _Reader, raw: Any) -> Secret | None:
     if not port.isdigit():
         raise ConfigError("router_settings.redis_port", f"must be a port number, got {port!r}")
     password = reader.text(router, "redis_password", "router_settings")
-    auth = f":{password}@" if password else ""
+    auth = f":{quote(password, safe='')}@" if password else ""
     return Secret(f"redis://{auth}{host}:{port}/0")
 
 
@@ -265,8 +268,11 @@ def _cache(reader: _Reader, raw: Any) -> CacheSettings:
     def number(name: str, default: float) -> float:
         return reader.number(section, name, "session_cache", default)
 
+    ttl = number("ttl_seconds", defaults.ttl_seconds)
+    if ttl != int(ttl):
+        raise ConfigError("session_cache.ttl_seconds", f"must be a whole number, got {ttl}")
     return CacheSettings(
-        ttl_seconds=int(number("ttl_seconds", defaults.ttl_seconds)),
+        ttl_seconds=int(ttl),
         max_responses_per_session=int(
             number("max_responses_per_session", defaults.max_responses_per_session)
         ),

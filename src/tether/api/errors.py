@@ -57,7 +57,8 @@ def _param_path(loc: tuple[int | str, ...]) -> list[int | str]:
     # Union branches appear in `loc` as type names (`str`, `list[...]`, `function-after[...]`)
     # or discriminator tags; they are not fields a client can name.
     skip = {"str", "int", "float", "bool", "dict", "none", "message", "function_call"}
-    skip.add("function_call_output")
+    skip |= {"function_call_output", "input_text", "input_image", "output_text", "refusal"}
+    skip |= {"ToolChoiceFunction"}
     return [
         part
         for part in loc

@@ -71,7 +71,8 @@ class ResponseStream:
         self._open = item
         index = len(self._output)
         part = {"type": "output_text", "text": "", "annotations": []}
-        events = [self._event("response.output_item.added", output_index=index, item=dict(item))]
+        added = {**item, "content": []}
+        events = [self._event("response.output_item.added", output_index=index, item=added)]
         item["content"].append(part)
         events.append(
             self._event(
@@ -149,9 +150,10 @@ class ResponseStream:
 
     def finish(self, end: StreamEnd, completed_at: float) -> tuple[list[Event], dict[str, Any]]:
         """Close open items; return their events and the final response to record."""
+        events: list[Event] = []
         if not self._output and self._open is None:
-            self._text("")  # a reply with no content still has one (empty) message
-        events = self._close("incomplete" if end.finish == "length" else "completed")
+            events += self._text("")  # a reply with no content still has one (empty) message
+        events += self._close("incomplete" if end.finish == "length" else "completed")
         final = finished(self._base, self._output, end.finish, end.usage, completed_at)
         return events, final
 
@@ -163,5 +165,6 @@ class ResponseStream:
         """End a stream that cannot complete: an `error` event, then `response.failed`."""
         self._open = None
         error = self._event("error", code=code, message=message, param=None)
-        response = failed({**self._base, "output": self._output}, code, message)
+        # The response's error code is OpenAI's fixed vocabulary; the event keeps ours.
+        response = failed({**self._base, "output": self._output}, "server_error", message)
         return [error, self._event("response.failed", response=response)]
