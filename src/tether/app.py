@@ -8,12 +8,15 @@ from typing import TypedDict
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from tether.api import meta, responses
 from tether.api.errors import handle_http_error, handle_tether_error, handle_unexpected
+from tether.api.middleware import RequestLog
 from tether.config import Settings
 from tether.errors import TetherError
+from tether.observability.metrics import Metrics
 from tether.resources import Resources, open_resources
 
 
@@ -26,6 +29,8 @@ def _routes() -> list[Route]:
         Route("/health/liveliness", meta.liveliness, methods=["GET"]),
         Route("/health/readiness", meta.readiness, methods=["GET"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
+        Route("/metrics", meta.metrics, methods=["GET"]),
+        Route("/v1/session-cache/stats", meta.session_cache_stats, methods=["GET"]),
     ]
     for prefix in ("/v1", ""):  # the OpenAI paths, with and without /v1
         routes += [
@@ -45,13 +50,16 @@ def _routes() -> list[Route]:
 
 
 def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics(multiprocess=settings.metrics_multiprocess)
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[State]:
-        async with open_resources(settings) as resources:
+        async with open_resources(settings, metrics) as resources:
             yield {"resources": resources}
 
     return Starlette(
         routes=_routes(),
+        middleware=[Middleware(RequestLog, metrics=metrics)],
         lifespan=lifespan,
         exception_handlers={
             TetherError: handle_tether_error,

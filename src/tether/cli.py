@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from tether.cli_support import load_quietly
+from tether.observability.logs import configure as configure_logs
 
 log = logging.getLogger("tether")
 CONFIG_ENV = "TETHER_CONFIG"
+LOG_LEVEL_ENV = "TETHER_LOG_LEVEL"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,43 +39,41 @@ def app_factory() -> object:
     """Entry point for uvicorn workers: each worker builds its own app from the config."""
     from tether.app import create_app
 
-    return create_app(load_quietly(os.environ.get(CONFIG_ENV)))
+    settings = load_quietly(os.environ.get(CONFIG_ENV))
+    configure_logs(os.environ.get(LOG_LEVEL_ENV, "info"), settings.log_json)
+    return create_app(settings)
 
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     config_path = args.config or os.environ.get(CONFIG_ENV)
+    if args.workers > 1:
+        # Set before prometheus_client is imported anywhere: workers share metric files.
+        os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="tether-metrics-"))
     settings = load_quietly(config_path)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logs(args.log_level, settings.log_json)
     if settings.unknown_keys:
         log.warning("config keys not supported and ignored: %s", ", ".join(settings.unknown_keys))
     names = ", ".join(route.name for route in settings.models)
-    print(f"tether listening on http://{args.host}:{args.port}/v1 (models: {names})", flush=True)
+    log.info("tether listening on http://%s:%d/v1 (models: %s)", args.host, args.port, names)
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "log_config": None,  # keep tether's handlers
+        "access_log": False,  # tether logs one line per request itself
+        "timeout_graceful_shutdown": 30,
+    }
     if args.workers > 1:
         if config_path:
             os.environ[CONFIG_ENV] = config_path  # how the workers find the same config
-        uvicorn.run(
-            "tether.cli:app_factory",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level=args.log_level,
-            access_log=False,
-            timeout_graceful_shutdown=30,
-        )
+        os.environ[LOG_LEVEL_ENV] = args.log_level
+        uvicorn.run("tether.cli:app_factory", factory=True, workers=args.workers, **common)
         return 0
     from tether.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
+    uvicorn.run(create_app(settings), **common)
     return 0
 
 

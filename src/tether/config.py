@@ -71,6 +71,8 @@ class Settings:
     api_keys: tuple[ApiKey, ...] = ()
     cache: CacheSettings = field(default_factory=CacheSettings)
     max_body_bytes: int = 32 * 1024 * 1024
+    log_json: bool = False
+    metrics_multiprocess: bool = False  # PROMETHEUS_MULTIPROC_DIR is set (several workers)
     unknown_keys: tuple[str, ...] = ()
 
     @property
@@ -91,7 +93,7 @@ _KNOWN = {
         "flush_interval_seconds",
         "flush_batch_size",
     },
-    "server": {"max_body_bytes"},
+    "server": {"max_body_bytes", "log_format"},
 }
 
 
@@ -169,6 +171,8 @@ def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
         api_keys=_api_keys(reader, general.get("api_keys")),
         cache=_cache(reader, top.get("session_cache")),
         max_body_bytes=int(reader.number(server, "max_body_bytes", "server", 32 * 1024 * 1024)),
+        log_json=_log_format(reader, server) == "json",
+        metrics_multiprocess=bool(environ.get("PROMETHEUS_MULTIPROC_DIR")),
         unknown_keys=tuple(reader.unknown),
     )
 
@@ -235,6 +239,13 @@ def _redis_url(reader: _Reader, raw: Any) -> Secret | None:
     password = reader.text(router, "redis_password", "router_settings")
     auth = f":{quote(password, safe='')}@" if password else ""
     return Secret(f"redis://{auth}{host}:{port}/0")
+
+
+def _log_format(reader: _Reader, server: dict[str, Any]) -> str:
+    value = reader.text(server, "log_format", "server") or "text"
+    if value not in ("text", "json"):
+        raise ConfigError("server.log_format", f"must be text or json, got {value!r}")
+    return value
 
 
 def _check_database_url(url: str) -> None:

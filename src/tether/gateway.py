@@ -26,6 +26,14 @@ log = logging.getLogger("tether.gateway")
 _SESSION_KEYS = ("session_id", "litellm_session_id")
 
 
+@dataclass(slots=True)
+class TurnTiming:
+    """Upstream time, so the gateway's own overhead can be told apart from it."""
+
+    upstream_seconds: float = 0.0  # the whole call, or the wait for the first delta
+    chain_turns: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedTurn:
     """Everything known before the model is called."""
@@ -39,6 +47,7 @@ class PreparedTurn:
     base: dict[str, Any]
     store: bool
     provider: Provider
+    timing: TurnTiming
 
 
 class Gateway:
@@ -78,10 +87,13 @@ class Gateway:
             base=skeleton(response_id, settings, time.time()),
             store=req.store,
             provider=provider,
+            timing=TurnTiming(chain_turns=len(chain)),
         )
 
     async def create(self, turn: PreparedTurn) -> dict[str, Any]:
+        started = time.perf_counter()
         completion = await turn.provider.complete(turn.call)
+        turn.timing.upstream_seconds = time.perf_counter() - started
         output = output_items(completion)
         final = finished(turn.base, output, completion.finish, completion.usage, time.time())
         await self._record(turn, final)
@@ -91,7 +103,9 @@ class Gateway:
         """Events in batches, each batch one write. The first upstream delta is awaited before anything is sent, so
         an upstream that fails at once gets a plain HTTP error, not a broken stream."""
         deltas = turn.provider.stream(turn.call)
+        started = time.perf_counter()
         first = await anext(deltas)
+        turn.timing.upstream_seconds = time.perf_counter() - started
         return self._events(turn, first, deltas)
 
     async def _events(

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from tether.api.auth import Authenticator
 from tether.config import Settings
 from tether.gateway import Gateway
+from tether.observability.exporter import mirrored_stats
+from tether.observability.metrics import Metrics
 from tether.providers.registry import ProviderRegistry
 from tether.state.factory import open_store
 from tether.state.store import ConversationStore
@@ -21,19 +23,21 @@ class Resources:
     registry: ProviderRegistry
     store: ConversationStore
     gateway: Gateway
+    metrics: Metrics
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+async def open_resources(settings: Settings, metrics: Metrics) -> AsyncIterator[Resources]:
     registry = ProviderRegistry(settings.models)
     try:
-        async with open_store(settings) as store:
+        async with open_store(settings) as store, mirrored_stats(metrics, store.stats):
             yield Resources(
                 settings=settings,
                 auth=Authenticator(settings),
                 registry=registry,
                 store=store,
                 gateway=Gateway(registry, store),
+                metrics=metrics,
             )
     finally:
         await registry.aclose()

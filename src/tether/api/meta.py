@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.api.schemas import InputItemsQuery, ResponseCreate
+from tether.errors import PermissionDenied
 from tether.resources import Resources
 
 
@@ -109,3 +110,18 @@ def openapi_schema() -> dict[str, Any]:
 
 async def openapi(_request: Request) -> Response:
     return _json(openapi_schema())
+
+
+async def metrics(request: Request) -> Response:
+    resources: Resources = request.state.resources
+    resources.metrics.mirror(resources.store.stats())
+    body, content_type = resources.metrics.exposition()
+    return Response(body, 200, media_type=content_type)
+
+
+async def session_cache_stats(request: Request) -> Response:
+    resources: Resources = request.state.resources
+    caller = resources.auth.caller(request.headers)
+    if resources.settings.auth_enabled and not caller.sees_all:
+        raise PermissionDenied("The session cache statistics need the master key.")
+    return _json(resources.store.stats())

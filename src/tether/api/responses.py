@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -14,8 +16,10 @@ from tether.api.schemas import InputItemsQuery, ResponseCreate
 from tether.api.sse import encode_stream
 from tether.core.pagination import page_items
 from tether.errors import InvalidRequest, NotFound
+from tether.gateway import PreparedTurn
 from tether.resources import Resources
 
+OVERHEAD_HEADER = "x-tether-overhead-ms"
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -34,13 +38,34 @@ async def create_response(request: Request) -> Response:
     req = validate(ResponseCreate, parse_json(raw))
     if req.background:
         raise InvalidRequest("Background responses are not supported.", param="background")
+    request.state.model = req.model
     turn = await resources.gateway.prepare(req, caller)
     if req.stream:
         batches = await resources.gateway.stream(turn)
+        headers = {**SSE_HEADERS, **_timing(request, resources, turn, stream=True)}
         return StreamingResponse(
-            encode_stream(batches), media_type="text/event-stream", headers=SSE_HEADERS
+            encode_stream(batches), media_type="text/event-stream", headers=headers
         )
-    return _json(await resources.gateway.create(turn))
+    body = orjson.dumps(await resources.gateway.create(turn))
+    headers = _timing(request, resources, turn, stream=False)
+    return Response(body, 200, media_type="application/json", headers=headers)
+
+
+def _timing(
+    request: Request, resources: Resources, turn: PreparedTurn, *, stream: bool
+) -> dict[str, str]:
+    """Records where the time went; the header lets users measure tether from outside."""
+    elapsed = time.perf_counter() - request.state.started
+    upstream = turn.timing.upstream_seconds
+    overhead = max(elapsed - upstream, 0.0)
+    metrics, model = resources.metrics, request.state.model
+    metrics.overhead_seconds.labels("responses").observe(overhead)
+    (metrics.ttft_seconds if stream else metrics.upstream_seconds).labels(model).observe(upstream)
+    request.state.upstream_ms = round(upstream * 1000, 2)
+    request.state.overhead_ms = round(overhead * 1000, 3)
+    request.state.chain_turns = turn.timing.chain_turns
+    request.state.stream = stream
+    return {OVERHEAD_HEADER: f"{overhead * 1000:.3f}"}
 
 
 def _not_found(response_id: str) -> NotFound:

@@ -1,0 +1,88 @@
+"""Per-request bookkeeping at the ASGI edge: request id, metrics, one log line."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tether.observability.metrics import Metrics
+
+log = logging.getLogger("tether.access")
+_ROUTES = {"/v1/responses": "responses", "/responses": "responses"}
+
+
+def route_of(path: str) -> str:
+    if path in _ROUTES:
+        return _ROUTES[path]
+    if path.startswith(("/v1/responses/", "/responses/")):
+        return "responses.input_items" if path.endswith("/input_items") else "responses.item"
+    return path.removeprefix("/v1/").strip("/") or "root"
+
+
+class RequestLog:
+    """Counts and times every HTTP request, and logs one line for each API call."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _request_id(scope)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["started"] = start
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._done(scope, state, status, time.perf_counter() - start)
+
+    def _done(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
+        route = route_of(scope["path"])
+        model = state.get("model", "")
+        self.metrics.requests.labels(route, model, str(status)).inc()
+        self.metrics.request_seconds.labels(route).observe(seconds)
+        if route.startswith("health") or route == "metrics":
+            return
+        log.info(
+            "%s %s %d",
+            scope["method"],
+            scope["path"],
+            status,
+            extra={
+                "request_id": state["request_id"],
+                "model": model or None,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "upstream_ms": state.get("upstream_ms"),
+                "overhead_ms": state.get("overhead_ms"),
+                "chain_turns": state.get("chain_turns"),
+                "stream": state.get("stream"),
+            },
+        )
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id" and 0 < len(value) <= 128:
+            return str(value.decode("latin-1"))
+    return "req_" + secrets.token_hex(12)
