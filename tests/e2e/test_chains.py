@@ -93,10 +93,16 @@ def test_branches_never_see_each_other_and_older_turns_resume(client: OpenAI) ->
     left = client.responses.create(model="transcript", input="left", previous_response_id=root.id)
     right = client.responses.create(model="transcript", input="right", previous_response_id=root.id)
     assert "left" not in right.output_text
-    deeper = client.responses.create(model="transcript", input="deeper", previous_response_id=left.id)
-    resumed = client.responses.create(model="transcript", input="again", previous_response_id=root.id)
+    deeper = client.responses.create(
+        model="transcript", input="deeper", previous_response_id=left.id
+    )
+    resumed = client.responses.create(
+        model="transcript", input="again", previous_response_id=root.id
+    )
     assert "left" not in resumed.output_text and "deeper" not in resumed.output_text
-    assert resumed.output_text == transcript_reply([("user", "root"), ("assistant", "user: root")], "again")
+    assert resumed.output_text == transcript_reply(
+        [("user", "root"), ("assistant", "user: root")], "again"
+    )
     assert "right" not in deeper.output_text
 
 
@@ -172,7 +178,9 @@ def test_function_call_round_trip_through_previous_response_id(
 def test_instructions_are_not_inherited(client: OpenAI) -> None:
     first = client.responses.create(model="transcript", input="ahoy", instructions="Be a pirate.")
     assert first.output_text == "instructions: Be a pirate.\nuser: ahoy"
-    second = client.responses.create(model="transcript", input="and?", previous_response_id=first.id)
+    second = client.responses.create(
+        model="transcript", input="and?", previous_response_id=first.id
+    )
     assert "pirate" not in second.output_text.split("\n")[0]
     assert second.instructions is None
 

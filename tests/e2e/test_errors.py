@@ -126,7 +126,11 @@ def test_unreachable_upstream_is_a_502(tmp_path: Any) -> None:
     from tests.support.server import free_port
 
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    config = {"model_list": [{"model_name": "gone", "litellm_params": {"model": "openai/x", "api_base": dead}}]}
+    config = {
+        "model_list": [
+            {"model_name": "gone", "litellm_params": {"model": "openai/x", "api_base": dead}}
+        ]
+    }
     server = TetherServer(config, tmp_path).start()
     try:
         response = httpx.post(f"{server.url}/v1/responses", json={"model": "gone", "input": "hi"})
