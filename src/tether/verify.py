@@ -31,6 +31,7 @@ class Checker:
         self.model = model
         self.steps: list[Step] = []
         self.state: dict[str, Any] = {}
+        self.warnings: list[str] = []
 
     def run(self, name: str, check: Callable[[], str]) -> bool:
         start = time.perf_counter()
@@ -50,8 +51,27 @@ class Checker:
         return response.json()
 
     def readiness(self) -> str:
-        body = self._json(self.client.get("/health/readiness"))
-        return f"status {body.get('status')}"
+        body = self._json_any(self.client.get("/health/readiness"))
+        redis, database = body.get("redis") or {}, body.get("database") or {}
+        problems = []
+        if redis.get("status") not in ("ok", "not_configured"):
+            problems.append(f"redis {redis.get('status')}: {redis.get('error', 'unreachable')}")
+        if database.get("status") != "ok":
+            problems.append(f"database {database.get('status')}: {database.get('error', '')}")
+        if problems:
+            raise VerifyFailed("; ".join(problems))
+        if redis.get("status") == "ok" and redis.get("persistence") == "off":
+            self.warnings.append(
+                "Redis keeps nothing on disk: turns waiting for the database would be lost "
+                "if Redis restarted at the same time as this instance."
+            )
+        return f"redis {redis.get('status')}, database {database.get('status')}"
+
+    def _json_any(self, response: httpx.Response) -> Any:
+        """Readiness answers 503 with a body worth reading."""
+        if response.status_code >= 400 and response.status_code != 503:
+            raise VerifyFailed(f"HTTP {response.status_code}: {response.text[:300]}")
+        return response.json()
 
     def models(self) -> str:
         data = self._json(self.client.get("/v1/models"))["data"]
@@ -131,9 +151,24 @@ def run_verify(url: str, config_path: str | None, model: str | None, key: str | 
             ("input items", checker.input_items),
             ("delete", checker.delete),
         ]
-        for name, check in steps:
-            if not checker.run(name, check):
-                print(f"verify failed at step '{name}'.")
-                return 1
+        passed = all(checker.run(name, check) for name, check in steps)
+    _summary(checker.steps, len(steps))
+    for warning in checker.warnings:
+        print(f"warning: {warning}")
+    if not passed:
+        failed = checker.steps[-1]
+        print(f"verify failed at step '{failed.name}': {failed.detail}")
+        return 1
     print(f"all {len(steps)} steps passed.")
     return 0
+
+
+def _summary(steps: list[Step], planned: int) -> None:
+    print()
+    print(f"  {'step':<28} {'result':<8} {'ms':>9}")
+    for step in steps:
+        print(f"  {step.name:<28} {'ok' if step.ok else 'FAILED':<8} {step.ms:9.1f}")
+    skipped = planned - len(steps)
+    total = sum(step.ms for step in steps)
+    print(f"  {'total':<28} {'':<8} {total:9.1f}" + (f"  ({skipped} not run)" if skipped else ""))
+    print()

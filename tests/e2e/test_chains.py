@@ -99,7 +99,8 @@ def test_branches_never_see_each_other_and_older_turns_resume(client: OpenAI) ->
     resumed = client.responses.create(
         model="transcript", input="again", previous_response_id=root.id
     )
-    assert "left" not in resumed.output_text and "deeper" not in resumed.output_text
+    assert "left" not in resumed.output_text
+    assert "deeper" not in resumed.output_text
     assert resumed.output_text == transcript_reply(
         [("user", "root"), ("assistant", "user: root")], "again"
     )
@@ -201,7 +202,8 @@ def test_retrieve_delete_and_input_items(client: OpenAI) -> None:
     assert not rest.has_more
     asc = client.responses.input_items.list(response.id, order="asc", limit=3)
     assert [_text_of(i) for i in asc.data] == ["item 0", "item 1", "item 2"]
-    assert asc.first_id == asc.data[0].id and asc.last_id == asc.data[-1].id
+    assert asc.first_id == asc.data[0].id
+    assert asc.last_id == asc.data[-1].id
     every = list(client.responses.input_items.list(response.id, order="asc", limit=2))
     assert [_text_of(i) for i in every] == [f"item {i}" for i in range(5)]
 

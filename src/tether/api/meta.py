@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from tether.api.schemas import InputItemsQuery, ResponseCreate
 from tether.errors import PermissionDenied
+from tether.observability import health
 from tether.resources import Resources
 
 
@@ -33,8 +34,9 @@ async def liveliness(_request: Request) -> Response:
 
 async def readiness(request: Request) -> Response:
     resources: Resources = request.state.resources
-    stats = resources.store.stats()
-    return _json({"status": "ok", "session_cache": stats})
+    configured = resources.settings.redis_url is not None
+    status, body = await health.readiness(resources.store, configured)
+    return _json(body, status)
 
 
 def openapi_schema() -> dict[str, Any]:

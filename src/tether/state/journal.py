@@ -1,0 +1,140 @@
+"""RedisJournal: the consumer side of the Redis Stream of pending durable writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from redis.typing import KeyT, StreamIdT
+
+from tether.state.entry import Entry
+from tether.state.keys import WRITER_GROUP, Keys, entry_from_fields, session_tag
+from tether.state.redis_cache import translate_errors
+
+
+class StreamLost(Exception):
+    """The stream or its group vanished (Redis restarted empty, or was flushed).
+
+    The group is already recreated when this is raised; what the stream held must
+    now come from the instances' local copies.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    stream_id: bytes
+    entry: Entry
+
+
+class RedisJournal:
+    """One consumer of the writers' group. Errors surface as CacheUnavailable."""
+
+    def __init__(self, client: Redis, keys: Keys, consumer: str) -> None:
+        self._client = client
+        self._keys = keys
+        self.consumer = consumer
+        self._claim_cursor = "0-0"
+
+    async def create_group(self) -> None:
+        # From id 0, so entries added after a restart but before the group exist count.
+        with translate_errors("create writer group"):
+            try:
+                await self._client.xgroup_create(
+                    self._keys.stream, WRITER_GROUP, "0", mkstream=True
+                )
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    async def read(self, count: int) -> list[Delivery]:
+        """New entries for this consumer (they stay pending for it until acked)."""
+        streams: dict[KeyT, StreamIdT] = {self._keys.stream: ">"}
+        reply = await self._guarded(
+            self._client.xreadgroup(WRITER_GROUP, self.consumer, streams, count=count)
+        )
+        return _deliveries(reply)
+
+    async def claim(self, min_idle_ms: int, count: int) -> list[Delivery]:
+        """Entries another consumer took and left idle that long (it probably died)."""
+        reply = await self._guarded(
+            self._client.xautoclaim(
+                self._keys.stream,
+                WRITER_GROUP,
+                self.consumer,
+                min_idle_ms,
+                start_id=self._claim_cursor,
+                count=count,
+            )
+        )
+        cursor = reply[0]
+        self._claim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
+        return [Delivery(sid, entry_from_fields(f)) for sid, f in reply[1] if f is not None]
+
+    async def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge and delete, so the stream only ever holds unfinished work."""
+        ids = [delivery.stream_id for delivery in deliveries]
+        if not ids:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xack(self._keys.stream, WRITER_GROUP, *ids)
+            pipe.xdel(self._keys.stream, *ids)
+            with translate_errors("ack"):
+                await pipe.execute()
+
+    async def tombstoned(self, ids: Sequence[str]) -> set[str]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for response_id in ids:
+                pipe.exists(self._keys.tombstone(response_id))
+            with translate_errors("tombstone check"):
+                found = await pipe.execute()
+        return {response_id for response_id, hit in zip(ids, found, strict=True) if hit}
+
+    async def states(self, ids: Sequence[str]) -> list[str]:
+        """Where each record stands in Redis: "pending", "durable" (cached, settled) or "gone"."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for response_id in ids:
+                records, _, pending = self._keys.session_keys(session_tag(response_id))
+                pipe.sismember(pending, response_id)
+                pipe.hexists(records, response_id)
+            with translate_errors("state check"):
+                replies = await pipe.execute()
+        pairs = zip(replies[::2], replies[1::2], strict=True)
+        return ["pending" if held else "durable" if cached else "gone" for held, cached in pairs]
+
+    async def forget_consumers(self, idle_ms: int) -> None:
+        """Remove consumers (dead instances) idle that long with nothing pending."""
+        with translate_errors("consumer cleanup"):
+            try:
+                consumers = await self._client.xinfo_consumers(self._keys.stream, WRITER_GROUP)
+            except ResponseError:  # no stream or group right now: nothing to clean
+                return
+            for consumer in consumers:
+                if consumer["pending"] == 0 and consumer["idle"] > idle_ms:
+                    name = consumer["name"]
+                    await self._client.xgroup_delconsumer(self._keys.stream, WRITER_GROUP, name)
+
+    async def _guarded(self, command: Any) -> Any:
+        with translate_errors("stream read"):
+            try:
+                return await command
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+        await self.create_group()
+        self._claim_cursor = "0-0"
+        raise StreamLost(self._keys.stream)
+
+
+def _deliveries(reply: Any) -> list[Delivery]:
+    # RESP2 answers [[stream, entries]]; RESP3 answers {stream: [entries]}.
+    if not reply:
+        return []
+    batches = reply.values() if isinstance(reply, dict) else [item[1] for item in reply]
+    found = []
+    for batch in batches:
+        entries = batch[0] if batch and isinstance(batch[0], list) else batch
+        found += [Delivery(sid, entry_from_fields(fields)) for sid, fields in entries]
+    return found

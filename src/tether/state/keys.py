@@ -1,0 +1,179 @@
+"""Every Redis key name, value layout, stream field and Lua script tether uses, in one place.
+
+Layout (prefix `tether:v1:` by default; `{S}` is the 32-hex session tag carried by
+every response id, so all keys of a session share one Redis Cluster hash slot):
+
+    <prefix>{S}:h          hash   response id -> 69-byte parent header + encoded record
+                                  (the parent id, or 69 spaces for a root)
+    <prefix>{S}:idx        zset   response id -> created_at: the order trimming follows
+    <prefix>{S}:pend       set    ids not durable yet. While it is non-empty, :h and
+                                  :idx have no TTL (never evicted before durable);
+                                  otherwise both expire `ttl_seconds` after the
+                                  session's last read or write.
+    <prefix>{S}:del:<id>   string tombstone of a deleted response (7 days), so a
+                                  pending stream entry or a refill cannot revive it
+    <prefix>writes         stream pending durable writes, consumer group `tether-writers`
+
+Reads fetch the session hash in one round trip and follow parent headers in
+Python: moving ~2 KB records through Lua costs ~3 us each, which a 50-turn walk
+script pays 50 times (see docs in the state package notes). Writes that must be
+conditional (marking durable, trimming, refills, deletes) are Lua scripts.
+
+The stream is the only key outside a session slot; on Redis Cluster it would need
+one stream per shard. PEXPIRE NX/XX needs Redis >= 7.0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from redis.typing import EncodableT
+
+from tether.core.ids import session_of
+from tether.state.entry import Entry
+
+KEY_PREFIX = "tether:v1:"
+WRITER_GROUP = "tether-writers"
+TOMBSTONE_SECONDS = 7 * 24 * 3600
+ID_LENGTH = 69  # "resp_" + 32 hex session + 32 hex random
+_ROOT = b" " * ID_LENGTH
+
+
+class Keys:
+    """Key names under one prefix; tests and side-by-side deployments use their own."""
+
+    __slots__ = ("prefix", "stream")
+
+    def __init__(self, prefix: str = KEY_PREFIX) -> None:
+        self.prefix = prefix
+        self.stream = f"{prefix}writes"
+
+    def records(self, session: str) -> str:
+        return f"{self.prefix}{{{session}}}:h"
+
+    def index(self, session: str) -> str:
+        return f"{self.prefix}{{{session}}}:idx"
+
+    def pending(self, session: str) -> str:
+        return f"{self.prefix}{{{session}}}:pend"
+
+    def session_keys(self, session: str) -> list[str]:
+        """The keys every session script takes first: records, index, pending."""
+        return [self.records(session), self.index(session), self.pending(session)]
+
+    def tombstone(self, response_id: str) -> str:
+        return f"{self.prefix}{{{session_tag(response_id)}}}:del:{response_id}"
+
+
+def session_tag(response_id: str) -> str:
+    session = session_of(response_id)
+    if session is None:  # callers validate ids first; reaching here is a bug
+        raise ValueError(f"not a response id: {response_id!r}")
+    return session
+
+
+def pack(entry: Entry) -> bytes:
+    """The hash value: a fixed-size parent header, then the record as it is."""
+    parent = entry.parent_id.encode() if entry.parent_id else _ROOT
+    return parent + entry.data
+
+
+def parent_of(value: bytes) -> bytes | None:
+    header = value[:ID_LENGTH]
+    return None if header == _ROOT else header
+
+
+def record_of(value: bytes) -> bytes:
+    return value[ID_LENGTH:]
+
+
+def stream_fields(entry: Entry) -> dict[EncodableT, EncodableT]:
+    return {
+        "id": entry.id,
+        "s": entry.session,
+        "p": entry.parent_id or "",
+        "o": entry.owner,
+        "t": repr(entry.created_at),
+        "r": entry.data,
+    }
+
+
+def entry_from_fields(fields: Mapping[bytes, bytes]) -> Entry:
+    return Entry(
+        id=fields[b"id"].decode(),
+        session=fields[b"s"].decode(),
+        parent_id=fields[b"p"].decode() or None,
+        owner=fields[b"o"].decode(),
+        created_at=float(fields[b"t"]),
+        data=fields[b"r"],
+    )
+
+
+# Shared by the scripts below. KEYS[1..3] are always records, index, pending.
+# settle(): trim the session to `cap` records by dropping its oldest durable ones
+# (pending ones are never dropped), then give it its TTL if nothing is pending.
+_SETTLE = """
+local h, idx, pend = KEYS[1], KEYS[2], KEYS[3]
+local function settle(ttl, cap)
+  local excess = redis.call('HLEN', h) - cap
+  if excess > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', idx, 0, -1)) do
+      if excess <= 0 then break end
+      if redis.call('SISMEMBER', pend, id) == 0 then
+        excess = excess - redis.call('HDEL', h, id)
+        redis.call('ZREM', idx, id)
+      end
+    end
+  end
+  if redis.call('SCARD', pend) == 0 then
+    redis.call('PEXPIRE', h, ttl)
+    redis.call('PEXPIRE', idx, ttl)
+  end
+end
+"""
+
+# ARGV: ttl ms, cap, then (created_at, id) per record now in the database.
+MARK_DURABLE = (
+    _SETTLE
+    + """
+for i = 3, #ARGV, 2 do
+  redis.call('SREM', pend, ARGV[i + 1])
+  if redis.call('HEXISTS', h, ARGV[i + 1]) == 1 then
+    redis.call('ZADD', idx, ARGV[i], ARGV[i + 1])
+  end
+end
+settle(ARGV[1], tonumber(ARGV[2]))
+return 0
+"""
+)
+
+# KEYS[4..]: a tombstone per record. ARGV: ttl ms, cap, then (created_at, id,
+# packed value) per record read back from the database; tombstoned ones are skipped.
+REFILL = (
+    _SETTLE
+    + """
+for j = 4, #KEYS do
+  local a = 3 + (j - 4) * 3
+  if redis.call('EXISTS', KEYS[j]) == 0 then
+    redis.call('HSET', h, ARGV[a + 1], ARGV[a + 2])
+    redis.call('ZADD', idx, ARGV[a], ARGV[a + 1])
+  end
+end
+settle(ARGV[1], tonumber(ARGV[2]))
+return 0
+"""
+)
+
+# KEYS[4]: the tombstone. ARGV: ttl ms, id, tombstone seconds. Returns 1 if it was cached.
+REMOVE = """
+local h, idx, pend = KEYS[1], KEYS[2], KEYS[3]
+local removed = redis.call('HDEL', h, ARGV[2])
+redis.call('ZREM', idx, ARGV[2])
+redis.call('SREM', pend, ARGV[2])
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[3])
+if redis.call('SCARD', pend) == 0 then
+  redis.call('PEXPIRE', h, ARGV[1], 'NX')
+  redis.call('PEXPIRE', idx, ARGV[1], 'NX')
+end
+return removed
+"""

@@ -1,0 +1,1 @@
+"""Alembic migrations of tether's database schema (run by `tether.state.migrate`)."""

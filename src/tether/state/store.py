@@ -1,0 +1,221 @@
+"""ConversationStore: the one façade the HTTP layer uses to load and record turns."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from tether.core.ids import is_response_id, session_of
+from tether.core.records import Turn, decode_turn
+from tether.errors import PreviousResponseNotFound, StorageUnavailable
+from tether.state.cache import Cache, Walk
+from tether.state.database import Database
+from tether.state.entry import Entry
+from tether.state.guard import CacheGuard
+from tether.state.local import LocalCopies
+from tether.state.writer import DurableWriter, WriterStats
+
+log = logging.getLogger("tether.state")
+# Longest chain one lookup returns; a guard, far beyond any real conversation.
+MAX_CHAIN = 10_000
+
+
+@dataclass(slots=True)
+class StoreStats:
+    hits: int = 0  # lookups served without the database
+    misses: int = 0  # lookups that needed the database (found or not)
+    db_fallbacks: int = 0
+    refills: int = 0  # cache refills from database rows
+    refilled_records: int = 0
+    records_written: int = 0
+    sync_writes: int = 0  # records committed inside record(): embedded mode, or Redis down
+
+
+class ConversationStore:
+    """Cache first, then this instance's local copies, then one database query.
+
+    With a `writer` (Redis mode) record() journals the turn and returns; the writer
+    makes it durable. Without one (embedded mode) record() commits it first.
+    """
+
+    def __init__(
+        self,
+        cache: Cache,
+        database: Database,
+        *,
+        writer: DurableWriter | None = None,
+        copies: LocalCopies | None = None,
+        guard: CacheGuard | None = None,
+    ) -> None:
+        self._cache = cache
+        self._database = database
+        self._writer = writer
+        self._copies = copies if copies is not None else LocalCopies()
+        self._guard = guard if guard is not None else CacheGuard()
+        self._stats = StoreStats()
+
+    async def load_chain(self, response_id: str, owner: str | None) -> list[Turn]:
+        """Ancestors of response_id including itself, oldest first.
+
+        Unknown, malformed, expired, deleted and foreign ids all raise the same
+        PreviousResponseNotFound. `owner` None is the master key and sees everything.
+        """
+        if not is_response_id(response_id):
+            raise PreviousResponseNotFound(response_id)
+        chain = await self._resolve(response_id, MAX_CHAIN, refill=True)
+        if not chain or not _visible(chain[-1], owner):
+            raise PreviousResponseNotFound(response_id)
+        return chain
+
+    async def get(self, response_id: str, owner: str | None) -> Turn | None:
+        if not is_response_id(response_id):
+            return None
+        found = await self._resolve(response_id, 1, refill=True)
+        return found[-1] if found and _visible(found[-1], owner) else None
+
+    async def record(self, turn: Turn) -> None:
+        """Store a finished turn; every instance sharing the Redis (or database) sees it now."""
+        if session_of(turn.id) != turn.session:
+            raise ValueError(f"turn {turn.id} does not carry its session {turn.session}")
+        entry = Entry.of(turn)
+        if self._writer is None:
+            await self._write_through(entry)  # embedded: durable before it is visible
+            await self._guard.call(lambda: self._cache.add_durable([entry]), None)
+        else:
+            self._copies.add(entry)
+            if await self._guard.call(lambda: self._journal(entry), False):
+                self._writer.notify()
+            else:
+                await self._write_through_degraded(entry)
+        self._stats.records_written += 1
+
+    async def delete(self, response_id: str, owner: str | None) -> bool:
+        """Remove a response from the cache, the local copies and the database."""
+        if not is_response_id(response_id):
+            return False
+        found = await self._resolve(response_id, 1, refill=False)
+        if not found or not _visible(found[-1], owner):
+            return False
+        self._copies.forget(response_id)
+        # The cache tombstones the id first, so a pending write cannot revive it.
+        await self._guard.call(lambda: self._cache.remove(response_id), False)
+        await self._database.delete([response_id])
+        return True
+
+    async def flush(self) -> None:
+        """Make everything pending durable now (tests, admin); a no-op in embedded mode."""
+        if self._writer is not None:
+            await self._writer.flush()
+
+    async def readiness(self) -> dict[str, dict[str, str | float | int | bool | None]]:
+        """Live checks for /health/readiness: each part's status and round-trip time."""
+        cache_ok, cache_ms = await _timed(self._cache.ping)
+        database_ok, database_ms = await _timed(self._database.ping)
+        writer = self._writer
+        return {
+            "cache": {
+                "backend": self._cache.backend,
+                "status": "ok" if cache_ok else "unavailable",
+                "latency_ms": cache_ms,
+                "degraded": self._guard.degraded,
+                "persistence": await self._cache.persistence() if cache_ok else "unknown",
+            },
+            "database": {
+                "dialect": self._database.dialect,
+                "status": "ok" if database_ok else "unavailable",
+                "latency_ms": database_ms,
+                "migration": await self._database.revision() if database_ok else None,
+            },
+            "writer": {
+                "mode": "batched" if writer else "synchronous",
+                "running": writer.running if writer else True,
+                "pending": len(self._copies) if writer else 0,
+                "oldest_pending_seconds": self._copies.oldest_age() if writer else None,
+                "held": writer.held if writer else 0,
+            },
+        }
+
+    def stats(self) -> dict[str, int | float | bool]:
+        s, w = self._stats, self._writer.stats if self._writer else WriterStats()
+        lookups = s.hits + s.misses
+        return {
+            "hits": s.hits,
+            "misses": s.misses,
+            "hit_rate": s.hits / lookups if lookups else 0.0,
+            "db_fallbacks": s.db_fallbacks,
+            "refills": s.refills,
+            "refilled_records": s.refilled_records,
+            "records_written": s.records_written,
+            "sync_writes": s.sync_writes,
+            "db_commits": s.sync_writes + w.batches,
+            "writer_batches": w.batches,
+            "writer_rows": w.rows,
+            "writer_failures": w.failures,
+            "writer_backlog": len(self._copies) if self._writer else 0,
+            "writer_held": self._writer.held if self._writer else 0,
+            "reclaimed": w.reclaimed,
+            "direct_writes": w.direct_writes,
+            "stream_resets": w.stream_resets,
+            "local_copy_drops": self._copies.dropped,
+            "cache_errors": self._guard.errors,
+            "degraded": self._guard.degraded,
+        }
+
+    async def _resolve(self, response_id: str, limit: int, *, refill: bool) -> list[Turn]:
+        """Up to `limit` turns ending at response_id, oldest first; [] when it is unknown."""
+        walk = await self._guard.call(
+            lambda: self._cache.walk(response_id, limit), Walk([], response_id, 0)
+        )
+        newest_first = [decode_turn(record) for record in walk.records]
+        stop = walk.stop
+        while stop is not None and len(newest_first) < limit:
+            copy = self._copies.get(stop)  # Redis lost it (or is down) before it was durable
+            if copy is None:
+                break
+            newest_first.append(copy.turn())
+            stop = copy.parent_id
+        if stop is None or len(newest_first) >= limit:
+            self._stats.hits += 1
+            return newest_first[::-1]
+        self._stats.misses += 1
+        self._stats.db_fallbacks += 1
+        # Older than anything cached; empty when unknown, or when an ancestor was
+        # deleted (the chain then starts after the gap).
+        rows = await self._database.chain(stop, limit - len(newest_first))
+        # Only the newest rows that fit: older ones would be trimmed on arrival.
+        fitting = rows[-walk.room :] if walk.room else []
+        if fitting and refill:
+            self._stats.refills += 1
+            self._stats.refilled_records += len(fitting)
+            await self._guard.call(lambda: self._cache.add_durable(fitting), None)
+        return [row.turn() for row in rows] + newest_first[::-1]
+
+    async def _journal(self, entry: Entry) -> bool:
+        await self._cache.add_pending(entry)
+        return True
+
+    async def _write_through(self, entry: Entry) -> None:
+        await self._database.insert([entry])
+        self._stats.sync_writes += 1
+
+    async def _write_through_degraded(self, entry: Entry) -> None:
+        # Redis is down: commit now so other instances can read it (read-your-writes).
+        try:
+            await self._write_through(entry)
+        except StorageUnavailable as exc:
+            # Both stores down: the local copy keeps it and the writer retries it.
+            log.error("record %s kept in memory only: %s", entry.id, exc)
+        else:
+            self._copies.discard([entry.id])
+
+
+async def _timed(check: Callable[[], Awaitable[bool]]) -> tuple[bool, float]:
+    started = time.perf_counter()
+    ok = await check()
+    return ok, round((time.perf_counter() - started) * 1000, 3)
+
+
+def _visible(turn: Turn, owner: str | None) -> bool:
+    return owner is None or turn.owner == owner

@@ -1,0 +1,105 @@
+"""The Cache port contract, on MemoryCache and RedisCache alike."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from tether.config import CacheSettings
+from tether.state.cache import Cache
+from tether.state.entry import Entry
+from tether.state.keys import Keys
+from tether.state.memory_cache import MemoryCache
+from tether.state.redis_cache import RedisCache
+
+from .turns import make_chain, make_turn
+
+MakeCache = Callable[..., Cache]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_cache(request: pytest.FixtureRequest, key_prefix: str) -> MakeCache:
+    def make(**settings: float) -> Cache:
+        config = CacheSettings(**settings)  # type: ignore[arg-type]
+        if request.param == "memory":
+            return MemoryCache(config)
+        client: Redis = request.getfixturevalue("redis_client")
+        return RedisCache(client, config, Keys(key_prefix))
+
+    return make
+
+
+def entries(count: int) -> list[Entry]:
+    return [Entry.of(turn) for turn in make_chain(count)]
+
+
+async def present(cache: Cache, entry: Entry) -> bool:
+    return (await cache.walk(entry.id, 1)).records == [entry.data]
+
+
+async def test_a_walk_reports_where_it_stopped(make_cache: MakeCache) -> None:
+    cache = make_cache()
+    a, b, c = entries(3)
+    await cache.add_durable([b, c])
+    walk = await cache.walk(c.id, 100)
+    assert (walk.records, walk.stop) == ([c.data, b.data], a.id)
+    walk = await cache.walk(c.id, 1)
+    assert (walk.records, walk.stop) == ([c.data], b.id)
+    await cache.add_pending(a)
+    walk = await cache.walk(c.id, 100)
+    assert (walk.records, walk.stop) == ([c.data, b.data, a.data], None)
+    unknown = Entry.of(make_turn())
+    assert (await cache.walk(unknown.id, 100)).stop == unknown.id
+    assert (await cache.walk(unknown.id, 100)).room == 50
+    assert (await cache.walk(c.id, 100)).room == 47
+
+
+async def test_the_session_cap_drops_oldest_durable_records_only(make_cache: MakeCache) -> None:
+    cache = make_cache(max_responses_per_session=3)
+    oldest, older, *newer = entries(6)
+    await cache.add_pending(oldest)
+    await cache.add_pending(older)
+    await cache.add_durable(newer)  # 6 in the session, cap 3: drop 3 durable ones
+    kept = [await present(cache, entry) for entry in [oldest, older, *newer]]
+    assert kept == [True, True, False, False, False, True]
+    await cache.mark_durable([oldest, older])  # now they may go, oldest first
+    kept = [await present(cache, entry) for entry in [oldest, older, *newer]]
+    assert kept == [True, True, False, False, False, True]  # 3 records: at the cap
+    await cache.add_durable(entries(1))  # another session: no effect here
+    assert (await cache.walk(newer[-1].id, 1)).room == 0
+
+
+async def test_sessions_expire_after_last_use_but_never_while_pending(
+    make_cache: MakeCache,
+) -> None:
+    cache = make_cache(ttl_seconds=1)
+    (durable,) = entries(1)
+    settled, pending = entries(2)
+    await cache.add_durable([durable])
+    await cache.add_durable([settled])
+    await cache.add_pending(pending)  # holds its whole session
+    await asyncio.sleep(0.6)
+    assert await present(cache, durable)  # a read renews the TTL
+    await asyncio.sleep(0.6)
+    assert await present(cache, durable)
+    await asyncio.sleep(1.1)
+    assert not await present(cache, durable)
+    assert await present(cache, settled)
+    assert await present(cache, pending)
+    await cache.mark_durable([pending])  # nothing pending: the session may expire now
+    await asyncio.sleep(1.1)
+    assert not await present(cache, pending)
+
+
+async def test_a_removed_record_is_not_brought_back_by_a_refill(make_cache: MakeCache) -> None:
+    cache = make_cache()
+    (entry,) = entries(1)
+    await cache.add_pending(entry)
+    assert await cache.remove(entry.id) is True
+    assert await cache.remove(entry.id) is False
+    await cache.add_durable([entry])  # a database read that raced the delete
+    assert not await present(cache, entry)
+    assert await cache.ping()

@@ -1,0 +1,75 @@
+"""A dead Redis never fails a request: writes go through to the database, reads come from it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from tether.core.records import Turn
+from tether.state import ConversationStore
+
+from .conftest import REDIS_URL, Backend
+from .proxy import Proxy
+from .turns import eventually, make_chain
+
+
+async def test_a_dead_redis_degrades_to_the_database(key_prefix: str, tmp_path: Path) -> None:
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    backend = Backend("redis", "sqlite", f"sqlite:///{tmp_path / 't.db'}", key_prefix, dead)
+    first, second = make_chain(2)
+    started = time.monotonic()
+    async with backend.open() as store:
+        await store.record(first)
+        await store.record(second)
+        assert [t.id for t in await store.load_chain(second.id, "alice")] == [first.id, second.id]
+        async with backend.open_database_only() as other:  # written through: visible at once
+            assert await other.get(second.id, None) == second
+        stats = store.stats()
+        assert stats["degraded"] is True
+        assert stats["sync_writes"] == 2
+        assert stats["cache_errors"] >= 1
+        ready = await store.readiness()
+        assert ready["cache"]["status"] == "unavailable"
+        assert ready["database"]["status"] == "ok"
+        assert ready["database"]["migration"] == "0001"
+    assert time.monotonic() - started < 5
+
+
+async def test_losing_redis_mid_flight_keeps_every_turn(
+    key_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = Proxy(REDIS_URL)
+    await proxy.start()
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    backend = Backend("redis", "sqlite", url, key_prefix, proxy.url)
+    first, second, third = make_chain(3)
+    async with backend.open() as store:
+        await store.record(first)  # pending: in Redis and in this instance's memory
+        await proxy.cut()
+        # The follow-up still works (local copy), the next turn is written through,
+        # and the writer, woken by the failure, writes the local copy at once.
+        assert await store.load_chain(first.id, "alice") == [first]
+        await store.record(second)
+        async with backend.open_database_only() as durable:
+            await eventually(lambda: _found(durable, [first, second]), within=3)
+        assert store.stats()["sync_writes"] == 1  # second
+        assert store.stats()["direct_writes"] >= 1  # first, from the local copy
+        await proxy.start()  # Redis is back (same port)
+        await asyncio.sleep(1.1)  # past the guard's cool-down
+        await store.record(third)
+        assert [t.id for t in await store.load_chain(third.id, "alice")] == [
+            first.id,
+            second.id,
+            third.id,
+        ]
+        assert store.stats()["degraded"] is False
+    async with backend.open_database_only() as durable:
+        assert await _found(durable, [first, second, third])
+    assert any("degraded" in r.getMessage() for r in caplog.records)
+
+
+async def _found(store: ConversationStore, turns: list[Turn]) -> bool:
+    return all([await store.get(turn.id, None) == turn for turn in turns])

@@ -1,0 +1,69 @@
+"""Redis restarting empty, and losing its script cache, on a private redis-server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from tether.core.records import Turn
+
+from .conftest import Backend
+from .redis_server import RedisServer
+from .turns import make_chain, make_turn
+
+
+def ids(chain: list[Turn]) -> list[str]:
+    return [turn.id for turn in chain]
+
+
+def backend_on(server: RedisServer, tmp_path: Path) -> Backend:
+    return Backend("redis", "sqlite", f"sqlite:///{tmp_path / 't.db'}", "tether:v1:", server.url)
+
+
+async def test_pending_turns_survive_redis_restarting_empty(
+    private_redis: RedisServer, tmp_path: Path
+) -> None:
+    backend = backend_on(private_redis, tmp_path)
+    first, second, third = make_chain(3)
+    async with backend.open() as store:
+        await store.record(first)
+        await store.record(second)
+        await private_redis.restart_empty()  # the stream, the records: all gone
+        # The follow-up still has its whole history (this instance's own copies).
+        assert ids(await store.load_chain(second.id, "alice")) == ids([first, second])
+        await store.record(third)
+        assert ids(await store.load_chain(third.id, "alice")) == ids([first, second, third])
+        await store.flush()  # NOGROUP: group recreated, copies written directly
+        stats = store.stats()
+        assert stats["stream_resets"] == 1
+        assert stats["writer_backlog"] == 0
+    async with backend.open_database_only() as durable:
+        for turn in (first, second, third):
+            assert await durable.get(turn.id, None) == turn
+
+
+async def test_scripts_reload_after_the_script_cache_is_flushed(
+    private_redis: RedisServer, tmp_path: Path
+) -> None:
+    backend = backend_on(private_redis, tmp_path)
+    chain = make_chain(3)
+    doomed = make_turn()
+    client = Redis.from_url(private_redis.url)
+    try:
+        async with backend.open(ttl_seconds=60) as store:
+            for turn in [*chain, doomed]:
+                await store.record(turn)
+            await client.script_flush()
+            await store.flush()  # the mark-durable script, from a pipeline
+            await client.script_flush()
+            assert await store.delete(doomed.id, "alice")  # the remove script
+            await client.delete(f"tether:v1:{{{chain[0].session}}}:h")  # as if expired
+            await client.script_flush()
+            assert ids(await store.load_chain(chain[-1].id, "alice")) == ids(chain)  # refill
+            assert store.stats()["refills"] == 1
+            assert store.stats()["cache_errors"] == 0
+            assert ids(await store.load_chain(chain[-1].id, "alice")) == ids(chain)
+            assert store.stats()["db_fallbacks"] == 1
+    finally:
+        await client.aclose()
