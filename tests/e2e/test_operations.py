@@ -66,6 +66,12 @@ def test_session_cache_stats(tether: TetherServer, client: OpenAI) -> None:
     assert stats["hits"] >= 1
     assert 0 <= stats["hit_rate"] <= 1
     assert stats["degraded"] is False
+    assert stats["available"] is True
+    assert stats["cached_sessions"] >= 1
+    assert stats["cached_records"] >= 2
+    assert stats["average_record_bytes"] > 100
+    assert stats["cache_memory_bytes"] > stats["average_record_bytes"]
+    assert set(stats["fallbacks"]) == {"cache_miss", "cache_unavailable"}
     for key in ("misses", "db_fallbacks", "refills", "writer_backlog"):
         assert key in stats
 

@@ -103,3 +103,20 @@ async def test_a_removed_record_is_not_brought_back_by_a_refill(make_cache: Make
     await cache.add_durable([entry])  # a database read that raced the delete
     assert not await present(cache, entry)
     assert await cache.ping()
+
+
+async def test_a_census_counts_sessions_records_and_bytes(make_cache: MakeCache) -> None:
+    cache = make_cache()
+    chain = entries(3)
+    other = Entry.of(make_turn())
+    await cache.add_durable(chain)
+    await cache.add_pending(other)
+    census = await cache.census()
+    assert (census.sessions, census.records) == (2, 4)
+    assert census.complete
+    assert census.bytes >= sum(len(e.data) for e in [*chain, other])
+    assert census.average_record_bytes == census.bytes / 4
+
+
+async def test_persistence_is_reported(make_cache: MakeCache) -> None:
+    assert await make_cache().persistence() in {"none", "off", "rdb", "aof", "rdb+aof", "unknown"}

@@ -126,4 +126,18 @@ async def session_cache_stats(request: Request) -> Response:
     caller = resources.auth.caller(request.headers)
     if resources.settings.auth_enabled and not caller.sees_all:
         raise PermissionDenied("The session cache statistics need the master key.")
-    return _json(resources.store.stats())
+    stats: dict[str, Any] = dict(resources.store.stats())
+    census = await resources.store.census()
+    stats["available"] = census is not None and not stats["degraded"]
+    stats["backend"] = "redis" if resources.settings.redis_url else "memory"
+    stats["fallbacks"] = {
+        "cache_miss": stats["db_fallbacks"],
+        "cache_unavailable": stats["cache_errors"],
+    }
+    if census is not None:
+        stats["cached_sessions"] = census.sessions
+        stats["cached_records"] = census.records
+        stats["cache_memory_bytes"] = census.bytes
+        stats["average_record_bytes"] = round(census.average_record_bytes, 1)
+        stats["census_complete"] = census.complete
+    return _json(stats)

@@ -37,6 +37,18 @@ class Walk:
     room: int
 
 
+@dataclass(frozen=True, slots=True)
+class Census:
+    sessions: int
+    records: int
+    bytes: int  # memory used by tether's keys (Redis: MEMORY USAGE, sampled if large)
+    complete: bool  # False when the count stopped at the scan bound
+
+    @property
+    def average_record_bytes(self) -> float:
+        return self.bytes / self.records if self.records else 0.0
+
+
 class Cache(Protocol):
     backend: str  # "redis" | "memory", for health reports
 
@@ -64,4 +76,8 @@ class Cache(Protocol):
 
     async def persistence(self) -> str:
         """How the cache itself survives a restart (for operators' warnings)."""
+        ...
+
+    async def census(self) -> Census:
+        """How much the cache holds, for the statistics endpoint (may sample)."""
         ...

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tether.config import CacheSettings
-from tether.state.cache import Walk
+from tether.state.cache import Census, Walk
 from tether.state.entry import Entry
 from tether.state.keys import session_tag
 
@@ -92,6 +92,12 @@ class MemoryCache:
 
     async def ping(self) -> bool:
         return True
+
+    async def census(self) -> Census:
+        self._expire()
+        records = [e for session in self._sessions.values() for e in session.records.values()]
+        size = sum(len(e.data) for e in records)
+        return Census(len(self._sessions), len(records), size, complete=True)
 
     async def persistence(self) -> str:
         return "none"  # in-process: the database is written before record() returns

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 from redis.typing import EncodableT
 
 from tether.config import CacheSettings
-from tether.state.cache import CacheUnavailable, Walk
+from tether.state.cache import CacheUnavailable, Census, Walk
 from tether.state.entry import Entry
 from tether.state.keys import (
     MARK_DURABLE,
@@ -34,6 +34,9 @@ def translate_errors(operation: str) -> Iterator[None]:
         yield
     except (RedisError, OSError) as exc:
         raise CacheUnavailable(f"redis {operation} failed: {exc}") from exc
+
+
+CENSUS_LIMIT = 10_000
 
 
 class RedisCache:
@@ -123,6 +126,26 @@ class RedisCache:
             return bool(await self._client.ping())
         except (RedisError, OSError):
             return False
+
+    async def census(self) -> Census:
+        """Counts sessions by SCAN (bounded: at most CENSUS_LIMIT sessions are visited)."""
+        sessions = records = size = 0
+        complete = True
+        try:
+            async for key in self._client.scan_iter(match=self._keys.records("*"), count=1000):
+                if sessions == CENSUS_LIMIT:
+                    complete = False
+                    break
+                sessions += 1
+                async with self._client.pipeline(transaction=False) as pipe:
+                    pipe.hlen(key)
+                    pipe.memory_usage(key)
+                    count, used = await pipe.execute()
+                records += int(count or 0)
+                size += int(used or 0)
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis census failed: {exc}") from exc
+        return Census(sessions, records, size, complete)
 
     async def persistence(self) -> str:
         """`off`, `rdb`, `aof` or `rdb+aof`; `unknown` where CONFIG is not allowed."""

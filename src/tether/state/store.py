@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tether.core.ids import is_response_id, session_of
 from tether.core.records import Turn, decode_turn
 from tether.errors import PreviousResponseNotFound, StorageUnavailable
-from tether.state.cache import Cache, Walk
+from tether.state.cache import Cache, Census, Walk
 from tether.state.database import Database
 from tether.state.entry import Entry
 from tether.state.guard import CacheGuard
@@ -136,6 +136,10 @@ class ConversationStore:
                 "held": writer.held if writer else 0,
             },
         }
+
+    async def census(self) -> Census | None:
+        """What the cache holds now; None while it cannot be asked."""
+        return await self._guard.call(self._cache.census, None)
 
     def stats(self) -> dict[str, int | float | bool]:
         s, w = self._stats, self._writer.stats if self._writer else WriterStats()
