@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -100,8 +101,11 @@ class Gateway:
         return final
 
     async def stream(self, turn: PreparedTurn) -> AsyncGenerator[list[Event]]:
-        """Events in batches, each batch one write. The first upstream delta is awaited before anything is sent, so
-        an upstream that fails at once gets a plain HTTP error, not a broken stream."""
+        """Events in batches, each batch one write.
+
+        The first upstream delta is awaited before anything is sent, so an upstream
+        that fails at once gets a plain HTTP error, not a broken stream.
+        """
         deltas = turn.provider.stream(turn.call)
         started = time.perf_counter()
         first = await anext(deltas)
@@ -128,6 +132,9 @@ class Gateway:
         except StopAsyncIteration:
             error = UpstreamError("Upstream ended the stream early.", code="upstream_stream_cut")
             yield stream.fail(error.code or "", error.message)
+        except (GeneratorExit, asyncio.CancelledError):
+            log.info("client left stream %s; upstream request cancelled", turn.response_id)
+            raise
         finally:
             await _close(deltas)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import httpx
@@ -172,3 +174,29 @@ def test_upstream_error_before_streaming_is_an_http_error(
     with pytest.raises(openai.APIStatusError) as caught:
         list(client.responses.create(model=model, input="hi", stream=True))
     assert caught.value.status_code == 502
+
+
+def test_a_client_leaving_mid_stream_cancels_the_upstream_call(
+    tether: TetherServer, upstream: FakeUpstream
+) -> None:
+    upstream.clear()
+    upstream.slow_stream(0.2)
+    words = " ".join(f"w{i}" for i in range(100))  # ~20 s of upstream stream if not cancelled
+    body = {"model": "chat", "input": words, "stream": True}
+    response_id = None
+    with httpx.stream("POST", f"{tether.url}/v1/responses", json=body, timeout=10) as response:
+        for line in response.iter_lines():
+            if line.startswith("data:") and '"response.output_text.delta"' in line:
+                break
+            if line.startswith("data:") and '"response.created"' in line:
+                response_id = json.loads(line[5:])["response"]["id"]
+    upstream.clear()
+    assert response_id is not None
+    deadline = time.monotonic() + 5
+    while "upstream request cancelled" not in tether.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"client left stream {response_id}; upstream request cancelled" in tether.log()
+    assert httpx.get(f"{tether.url}/v1/responses/{response_id}").status_code == 404
+    assert httpx.post(
+        f"{tether.url}/v1/responses", json={"model": "echo", "input": "still fine"}
+    ).is_success
