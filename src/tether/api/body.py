@@ -28,15 +28,34 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# orjson reads 1024 levels but writes only 254; a body must survive being stored and echoed.
+MAX_DEPTH = 230  # leaves room for the levels a record or an event wraps around a body
+
+
 def parse_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(
             "We could not parse the JSON body of your request: it is not valid UTF-8 JSON."
         ) from exc
-    except RecursionError as exc:  # pragma: no cover - orjson caps nesting itself
-        raise InvalidRequest("The JSON body is nested too deeply.") from exc
+    if _depth_exceeds(data, MAX_DEPTH):
+        raise InvalidRequest(f"The JSON body is nested deeper than {MAX_DEPTH} levels.")
+    return data
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """Iterative, so a hostile body cannot exhaust the stack; visits each node once."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+    return False
 
 
 def validate(schema: type[Model], data: Any) -> Model:

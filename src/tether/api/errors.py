@@ -30,6 +30,9 @@ async def handle_http_error(_request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         error: TetherError = InvalidRequest("Method not allowed on this path.")
         error.status = 405
+        response = error_response(error)
+        response.headers.update(exc.headers or {})  # `Allow` names the methods
+        return response
     elif exc.status_code == 404:
         error = NotFound("Unknown path.")
     else:

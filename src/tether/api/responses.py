@@ -38,8 +38,8 @@ async def create_response(request: Request) -> Response:
     req = validate(ResponseCreate, parse_json(raw))
     if req.background:
         raise InvalidRequest("Background responses are not supported.", param="background")
-    request.state.model = req.model
     turn = await resources.gateway.prepare(req, caller)
+    request.state.model = req.model  # only a configured name: it becomes a metric label
     if req.stream:
         batches = await resources.gateway.stream(turn)
         headers = {**SSE_HEADERS, **_timing(request, resources, turn, stream=True)}

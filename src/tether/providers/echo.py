@@ -26,7 +26,7 @@ from tether.core.completion import (
 from tether.core.ids import new_item_id
 from tether.core.items import text_of
 
-_CALL = re.compile(r"^call\s+(?P<name>[\w.-]+)\s*(?P<args>\{.*\})?\s*$", re.DOTALL)
+_NAME = re.compile(r"[\w.-]{1,128}")
 _WORD = re.compile(r"\S+\s*|\s+")
 
 
@@ -83,11 +83,23 @@ def _tool_call(request: CompletionRequest) -> ToolCall | None:
     last = request.items[-1] if request.items else None
     if not last or last["type"] != "message" or last["role"] != "user":
         return None
-    match = _CALL.match(text_of(last["content"]).strip())
+    parsed = _parse_call(text_of(last["content"]))
     names = {tool["name"] for tool in request.tools}
-    if not match or match["name"] not in names:
+    if parsed is None or parsed[0] not in names:
         return None
-    return ToolCall(new_item_id("call_"), match["name"], match["args"] or "{}")
+    return ToolCall(new_item_id("call_"), parsed[0], parsed[1])
+
+
+def _parse_call(text: str) -> tuple[str, str] | None:
+    """`call NAME {json}` -> (NAME, json). Plain string work: no regex to backtrack."""
+    command, _, rest = text.strip().partition(" ")
+    if command != "call":
+        return None
+    name, _, arguments = rest.strip().partition(" ")
+    arguments = arguments.strip() or "{}"
+    if not _NAME.fullmatch(name) or not (arguments.startswith("{") and arguments.endswith("}")):
+        return None
+    return name, arguments
 
 
 def _transcript_lines(request: CompletionRequest) -> list[str]:
