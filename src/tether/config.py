@@ -71,6 +71,7 @@ class Settings:
     api_keys: tuple[ApiKey, ...] = ()
     cache: CacheSettings = field(default_factory=CacheSettings)
     max_body_bytes: int = 32 * 1024 * 1024
+    body_timeout_seconds: float = 30.0
     log_json: bool = False
     metrics_multiprocess: bool = False  # PROMETHEUS_MULTIPROC_DIR is set (several workers)
     unknown_keys: tuple[str, ...] = ()
@@ -93,7 +94,7 @@ _KNOWN = {
         "flush_interval_seconds",
         "flush_batch_size",
     },
-    "server": {"max_body_bytes", "log_format"},
+    "server": {"max_body_bytes", "body_timeout_seconds", "log_format"},
 }
 
 
@@ -171,6 +172,7 @@ def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
         api_keys=_api_keys(reader, general.get("api_keys")),
         cache=_cache(reader, top.get("session_cache")),
         max_body_bytes=int(reader.number(server, "max_body_bytes", "server", 32 * 1024 * 1024)),
+        body_timeout_seconds=reader.number(server, "body_timeout_seconds", "server", 30.0),
         log_json=_log_format(reader, server) == "json",
         metrics_multiprocess=bool(environ.get("PROMETHEUS_MULTIPROC_DIR")),
         unknown_keys=tuple(reader.unknown),

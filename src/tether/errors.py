@@ -8,6 +8,7 @@
     ├── PermissionDenied             (403 permission_error)
     ├── NotFound                     (404 invalid_request_error / not_found)
     ├── PayloadTooLarge              (413 invalid_request_error)
+    ├── RequestTimeout               (408 invalid_request_error: a body too slow to arrive)
     ├── UpstreamError                (502 upstream_error), or the upstream's own 4xx
     │   └── UpstreamTimeout          (504 upstream_error / timeout)
     ├── StorageUnavailable           (503 service_unavailable)
@@ -91,6 +92,11 @@ class NotFound(TetherError):
 class PayloadTooLarge(InvalidRequest):
     status = 413
     code = "payload_too_large"
+
+
+class RequestTimeout(InvalidRequest):
+    status = 408
+    code = "request_timeout"
 
 
 class UpstreamError(TetherError):

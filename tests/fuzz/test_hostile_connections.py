@@ -80,3 +80,20 @@ def test_invented_model_names_do_not_become_metric_labels(probe: Probe) -> None:
         assert openai_error(response)["code"] == "model_not_found"
     metrics = probe.get("/metrics").text
     assert not [name for name in invented if name in metrics]
+
+
+def test_a_body_that_stops_arriving_gets_a_408(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A client that declares a length and goes quiet is answered, not held forever."""
+    config = {"server": {"body_timeout_seconds": 0.5}}
+    server = TetherServer(config, tmp_path_factory.mktemp("slow-body")).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                b'content-length: 100\r\n\r\n{"model"'
+            )
+            reply = sock.recv(65536).decode(errors="replace")
+        assert reply.startswith("HTTP/1.1 408")
+        assert '"code":"request_timeout"' in reply
+    finally:
+        server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
 import orjson
@@ -9,22 +10,29 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from tether.api.errors import invalid_body
-from tether.errors import InvalidRequest, PayloadTooLarge
+from tether.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int, within: float) -> bytes:
+    """The body, refused past `limit` bytes or when it takes longer than `within` seconds to arrive."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(within):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"Request body is larger than the limit of {limit} bytes."
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"The request body did not arrive within {within:g} s.") from None
     return b"".join(chunks)
 
 

@@ -34,7 +34,8 @@ def _context(request: Request) -> tuple[Resources, Caller]:
 
 async def create_response(request: Request) -> Response:
     resources, caller = _context(request)
-    raw = await read_limited(request, resources.settings.max_body_bytes)
+    settings = resources.settings
+    raw = await read_limited(request, settings.max_body_bytes, settings.body_timeout_seconds)
     req = validate(ResponseCreate, parse_json(raw))
     if req.background:
         raise InvalidRequest("Background responses are not supported.", param="background")

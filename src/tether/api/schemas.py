@@ -129,7 +129,8 @@ class ResponseCreate(BaseModel):
 
 
 class InputItemsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # query strings need coercion to int
+    model_config = ConfigDict(extra="ignore")  # lax: query strings need coercion to int
+    include: list[str] | str | None = None  # accepted as the SDK sends it; items are whole
     after: str | None = Field(default=None, max_length=256)
     limit: int = Field(default=20, ge=1, le=100)
     order: Literal["asc", "desc"] = "desc"

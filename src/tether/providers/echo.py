@@ -26,6 +26,7 @@ from tether.core.completion import (
 from tether.core.ids import new_item_id
 from tether.core.items import text_of
 
+MAX_CHUNKS = 256
 _NAME = re.compile(r"[\w.-]{1,128}")
 _WORD = re.compile(r"\S+\s*|\s+")
 
@@ -39,8 +40,10 @@ class EchoProvider:
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]:
         answer = self._answer(request)
-        for word in _WORD.findall(answer.text):
-            yield TextDelta(word)
+        words = _WORD.findall(answer.text)
+        step = max(1, len(words) // MAX_CHUNKS)  # a huge echo streams in bounded events
+        for start in range(0, len(words), step):
+            yield TextDelta("".join(words[start : start + step]))
         for index, call in enumerate(answer.tool_calls):
             yield ToolCallDelta(index=index, call_id=call.call_id, name=call.name)
             yield ToolCallDelta(index=index, arguments=call.arguments)
