@@ -145,3 +145,27 @@ def test_verify_fails_when_redis_is_down(tmp_path: Path) -> None:
         assert "redis" in result.stdout.lower()
     finally:
         server.stop()
+
+
+def test_session_cache_stats_need_the_master_key_when_auth_is_on(tmp_path: Path) -> None:
+    config = {
+        "general_settings": {
+            "master_key": "sk-master-ops",
+            "api_keys": [{"name": "alice", "key": "sk-alice-ops"}],
+        }
+    }
+    server = TetherServer(config, tmp_path).start()
+    try:
+        url = f"{server.url}/v1/session-cache/stats"
+        assert httpx.get(url).status_code == 401
+        tenant = httpx.get(url, headers={"authorization": "Bearer sk-alice-ops"})
+        assert tenant.status_code == 403
+        assert tenant.json()["error"]["type"] == "permission_error"
+        master = httpx.get(url, headers={"authorization": "Bearer sk-master-ops"})
+        assert master.status_code == 200
+        assert master.json()["backend"] == "memory"
+        # Probes and metrics stay open for load balancers and scrapers.
+        assert httpx.get(f"{server.url}/health/readiness").status_code == 200
+        assert httpx.get(f"{server.url}/metrics").status_code == 200
+    finally:
+        server.stop()
