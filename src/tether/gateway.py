@@ -9,9 +9,9 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from tether.api.auth import Caller
 from tether.api.schemas import ResponseCreate
 from tether.core import ids
+from tether.core.caller import Caller
 from tether.core.completion import CompletionRequest, Delta, StreamEnd
 from tether.core.history import assemble
 from tether.core.items import Item, normalize_input

@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 
 from tether.config import Settings
+from tether.core.caller import ANONYMOUS, MASTER, Caller
 from tether.errors import AuthenticationFailed
-
-ANONYMOUS = "anonymous"
-MASTER = "master"
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    owner: str  # recorded on every turn this caller creates
-    sees_all: bool  # the master key (or auth switched off) reads every owner's turns
-
-    @property
-    def scope(self) -> str | None:
-        """The owner filter for reads: None means every owner."""
-        return None if self.sees_all else self.owner
 
 
 def _digest(key: str) -> bytes:

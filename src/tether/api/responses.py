@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from tether.api.auth import Caller
 from tether.api.body import parse_json, read_limited, validate
 from tether.api.errors import invalid_body
 from tether.api.schemas import InputItemsQuery, ResponseCreate
 from tether.api.sse import encode_stream
+from tether.core.caller import Caller
 from tether.core.pagination import page_items
 from tether.errors import InvalidRequest, NotFound
 from tether.gateway import PreparedTurn
