@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
@@ -18,6 +19,8 @@ from tether.config import Settings
 from tether.errors import TetherError
 from tether.observability.metrics import Metrics
 from tether.resources import Resources, open_resources
+
+log = logging.getLogger("tether")
 
 
 class State(TypedDict):
@@ -55,6 +58,12 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[State]:
         async with open_resources(settings, metrics) as resources:
+            log.info(
+                "tether ready: models %s; cache %s; database %s",
+                ", ".join(route.name for route in settings.models),
+                "redis" if settings.redis_url else "in-process",
+                settings.database_url.reveal().split(":", 1)[0],  # the scheme only: no secrets
+            )
             yield {"resources": resources}
 
     return Starlette(

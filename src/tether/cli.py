@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 from typing import Any
@@ -48,15 +50,22 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     config_path = args.config or os.environ.get(CONFIG_ENV)
-    if args.workers > 1:
+    created_metrics_dir = None
+    if args.workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # Set before prometheus_client is imported anywhere: workers share metric files.
-        os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="tether-metrics-"))
+        created_metrics_dir = tempfile.mkdtemp(prefix="tether-metrics-")
+        os.environ[MULTIPROC_ENV] = created_metrics_dir
     settings = load_quietly(config_path)
+    if args.workers > 1 and settings.redis_url is None:
+        # The embedded cache lives in one process: a delete would not reach the others.
+        print(
+            "tether: --workers: more than one worker needs Redis (router_settings.redis_url)",
+            file=sys.stderr,
+        )
+        return 2
     configure_logs(args.log_level, settings.log_json)
     if settings.unknown_keys:
         log.warning("config keys not supported and ignored: %s", ", ".join(settings.unknown_keys))
-    names = ", ".join(route.name for route in settings.models)
-    log.info("tether listening on http://%s:%d/v1 (models: %s)", args.host, args.port, names)
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
@@ -69,7 +78,11 @@ def serve(args: argparse.Namespace) -> int:
         if config_path:
             os.environ[CONFIG_ENV] = config_path  # how the workers find the same config
         os.environ[LOG_LEVEL_ENV] = args.log_level
-        uvicorn.run("tether.cli:app_factory", factory=True, workers=args.workers, **common)
+        try:
+            uvicorn.run("tether.cli:app_factory", factory=True, workers=args.workers, **common)
+        finally:
+            if created_metrics_dir:
+                shutil.rmtree(created_metrics_dir, ignore_errors=True)
         return 0
     from tether.app import create_app
 

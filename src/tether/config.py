@@ -17,6 +17,7 @@ from tether.errors import ConfigError
 
 PROVIDERS = ("openai", "anthropic", "echo")
 DEFAULT_DATABASE_URL = "sqlite:///./tether.db"
+RESERVED_OWNERS = ("master", "anonymous")  # the owners of master-key and no-auth turns
 _ENV_PREFIX = "os.environ/"
 
 
@@ -85,7 +86,8 @@ class Settings:
 _KNOWN = {
     "": {"model_list", "router_settings", "general_settings", "session_cache", "server"},
     "model_list[]": {"model_name", "litellm_params", "params"},
-    "params": {"model", "api_base", "api_key", "timeout", "stream_timeout", "connect_timeout"},
+    "params": {"model", "api_base", "api_key", "timeout", "connect_timeout"},
+    "api_keys[]": {"name", "key"},
     "router_settings": {"redis_host", "redis_port", "redis_password", "redis_url"},
     "general_settings": {"master_key", "database_url", "api_keys"},
     "session_cache": {
@@ -129,6 +131,12 @@ class _Reader:
             raise ConfigError(f"{key}.{name}", "must be a string")
         return str(raw)
 
+    def whole(self, section: dict[str, Any], name: str, key: str, default: int) -> int:
+        number = self.number(section, name, key, default)
+        if number != int(number):
+            raise ConfigError(f"{key}.{name}", f"must be a whole number, got {number}")
+        return int(number)
+
     def number(self, section: dict[str, Any], name: str, key: str, default: float) -> float:
         raw = self.value(section.get(name), f"{key}.{name}")
         if raw is None:
@@ -171,7 +179,7 @@ def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
         master_key=Secret(master) if master else None,
         api_keys=_api_keys(reader, general.get("api_keys")),
         cache=_cache(reader, top.get("session_cache")),
-        max_body_bytes=int(reader.number(server, "max_body_bytes", "server", 32 * 1024 * 1024)),
+        max_body_bytes=reader.whole(server, "max_body_bytes", "server", 32 * 1024 * 1024),
         body_timeout_seconds=reader.number(server, "body_timeout_seconds", "server", 30.0),
         log_json=_log_format(reader, server) == "json",
         metrics_multiprocess=bool(environ.get("PROMETHEUS_MULTIPROC_DIR")),
@@ -262,14 +270,18 @@ def _api_keys(reader: _Reader, raw: Any) -> tuple[ApiKey, ...]:
         return ()
     if not isinstance(raw, list):
         raise ConfigError("general_settings.api_keys", "must be a list of {name, key}")
-    keys = []
-    for i, entry in enumerate(raw):
+    keys: list[ApiKey] = []
+    for i, raw_entry in enumerate(raw):
         key = f"general_settings.api_keys[{i}]"
-        if not isinstance(entry, dict):
+        if not isinstance(raw_entry, dict):
             raise ConfigError(key, "must be a mapping with name and key")
+        entry = reader.section(raw_entry, key, "api_keys[]")
         name, value = reader.text(entry, "name", key), reader.text(entry, "key", key)
         if not name or not value:
             raise ConfigError(key, "needs both name and key")
+        # A key's name owns its turns: it must be unique and not a built-in owner.
+        if name in RESERVED_OWNERS or any(k.name == name for k in keys):
+            raise ConfigError(f"{key}.name", f"'{name}' is reserved or used twice")
         keys.append(ApiKey(name, Secret(value)))
     return tuple(keys)
 
@@ -278,17 +290,16 @@ def _cache(reader: _Reader, raw: Any) -> CacheSettings:
     section = reader.section(raw, "session_cache", "session_cache")
     defaults = CacheSettings()
 
-    def number(name: str, default: float) -> float:
-        return reader.number(section, name, "session_cache", default)
+    def whole(name: str, default: int) -> int:
+        return reader.whole(section, name, "session_cache", default)
 
-    ttl = number("ttl_seconds", defaults.ttl_seconds)
-    if ttl != int(ttl):
-        raise ConfigError("session_cache.ttl_seconds", f"must be a whole number, got {ttl}")
     return CacheSettings(
-        ttl_seconds=int(ttl),
-        max_responses_per_session=int(
-            number("max_responses_per_session", defaults.max_responses_per_session)
+        ttl_seconds=whole("ttl_seconds", defaults.ttl_seconds),
+        max_responses_per_session=whole(
+            "max_responses_per_session", defaults.max_responses_per_session
         ),
-        flush_interval_seconds=number("flush_interval_seconds", defaults.flush_interval_seconds),
-        flush_batch_size=int(number("flush_batch_size", defaults.flush_batch_size)),
+        flush_interval_seconds=reader.number(
+            section, "flush_interval_seconds", "session_cache", defaults.flush_interval_seconds
+        ),
+        flush_batch_size=whole("flush_batch_size", defaults.flush_batch_size),
     )

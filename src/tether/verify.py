@@ -134,8 +134,8 @@ class Checker:
 
 
 def run_verify(url: str, config_path: str | None, model: str | None, key: str | None) -> int:
-    settings = load_quietly(config_path) if config_path else None
-    if key is None and settings is not None and settings.master_key is not None:
+    settings = load_quietly(config_path)  # the config, or the environment alone
+    if key is None and settings.master_key is not None:
         key = settings.master_key.reveal()
     headers = {"authorization": f"Bearer {key}"} if key else {}
     print(f"tether verify {url}")

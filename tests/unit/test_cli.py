@@ -82,3 +82,10 @@ def test_config_named_by_tether_config_is_checked_too(tmp_path: Path) -> None:
     result = serve(tmp_path, env={"TETHER_CONFIG": path})
 
     assert_one_line_error(result, "router_settings.redis_url")
+
+
+def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
+    result = serve(tmp_path, "--workers", "2", "--port", "1")
+    assert result.returncode == 2
+    assert "more than one worker needs Redis" in result.stderr
+    assert "Traceback" not in result.stderr

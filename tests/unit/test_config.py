@@ -405,3 +405,38 @@ def test_settings_repr_shows_no_secret(write: Write) -> None:
     for name in ("ANTHROPIC_API_KEY", "REDIS_PASSWORD", "TETHER_MASTER_KEY", "ALICE_KEY"):
         assert EXAMPLE_ENV[name] not in text
     assert "db-secret-value" not in text
+
+
+@pytest.mark.parametrize("name", ["master", "anonymous"])
+def test_a_tenant_key_cannot_take_a_built_in_owner_name(write: Write, name: str) -> None:
+    path = write(f"general_settings:\n  api_keys:\n    - {{name: {name}, key: sk-x}}\n")
+    assert config_error(path).key == "general_settings.api_keys[0].name"
+
+
+def test_tenant_key_names_are_unique(write: Write) -> None:
+    path = write(
+        "general_settings:\n  api_keys:\n    - {name: a, key: k1}\n    - {name: a, key: k2}\n"
+    )
+    assert config_error(path).key == "general_settings.api_keys[1].name"
+
+
+def test_unknown_keys_inside_api_keys_and_stream_timeout_are_reported(write: Write) -> None:
+    path = write(
+        "model_list:\n  - model_name: m\n    litellm_params: {model: echo/echo, stream_timeout: 9}\n"
+        "general_settings:\n  api_keys:\n    - {name: a, key: k, models: [m]}\n"
+    )
+    unknown = load(path).unknown_keys
+    assert "model_list[0].litellm_params.stream_timeout" in unknown
+    assert "general_settings.api_keys[0].models" in unknown
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("session_cache", "flush_batch_size"),
+        ("session_cache", "max_responses_per_session"),
+        ("server", "max_body_bytes"),
+    ],
+)
+def test_whole_number_settings_refuse_fractions(write: Write, section: str, key: str) -> None:
+    assert config_error(write(f"{section}:\n  {key}: 0.5\n")).key == f"{section}.{key}"

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tether.errors import InvalidRequest, NotFound, TetherError
+from tether.errors import InvalidRequest, NotFound, StorageUnavailable, TetherError
 
 log = logging.getLogger("tether.api")
 
@@ -19,8 +19,11 @@ def error_response(error: TetherError) -> Response:
     return Response(orjson.dumps(error.body()), error.status, media_type="application/json")
 
 
-async def handle_tether_error(_request: Request, exc: Exception) -> Response:
+async def handle_tether_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TetherError)
+    if isinstance(exc, StorageUnavailable):  # the detail names servers: log it, don't send it
+        log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        exc = StorageUnavailable("The conversation store is unavailable; try again shortly.")
     return error_response(exc)
 
 

@@ -15,12 +15,24 @@ log = logging.getLogger("tether.access")
 _ROUTES = {"/v1/responses": "responses", "/responses": "responses"}
 
 
+_OTHER_ROUTES = {
+    "/v1/models": "models",
+    "/models": "models",
+    "/health/liveliness": "health",
+    "/health/readiness": "health",
+    "/metrics": "metrics",
+    "/openapi.json": "openapi",
+    "/v1/session-cache/stats": "stats",
+}
+
+
 def route_of(path: str) -> str:
+    """A bounded label: unknown paths (scanners) all count as `other`."""
     if path in _ROUTES:
         return _ROUTES[path]
     if path.startswith(("/v1/responses/", "/responses/")):
         return "responses.input_items" if path.endswith("/input_items") else "responses.item"
-    return path.removeprefix("/v1/").strip("/") or "root"
+    return _OTHER_ROUTES.get(path, "other")
 
 
 class RequestLog:
@@ -61,7 +73,7 @@ class RequestLog:
         model = state.get("model", "")
         self.metrics.requests.labels(route, model, str(status)).inc()
         self.metrics.request_seconds.labels(route).observe(seconds)
-        if route.startswith("health") or route == "metrics":
+        if route in ("health", "metrics"):
             return
         log.info(
             "%s %s %d",

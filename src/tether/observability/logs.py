@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+# Fields every record has, and uvicorn's ANSI-coloured copy of its message.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
+_STANDARD |= {"message", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
