@@ -19,6 +19,7 @@ from tether.core.records import Turn
 from tether.core.response import ResponseSettings, finished, output_items, skeleton
 from tether.core.stream import Event, ResponseStream
 from tether.errors import TetherError, UpstreamError
+from tether.observability.latency import StateLatencies
 from tether.providers.base import Provider
 from tether.providers.registry import ProviderRegistry
 from tether.state.store import ConversationStore
@@ -55,12 +56,15 @@ class Gateway:
     def __init__(self, registry: ProviderRegistry, store: ConversationStore) -> None:
         self.registry = registry
         self.store = store
+        self.latencies = StateLatencies()
 
     async def prepare(self, req: ResponseCreate, caller: Caller) -> PreparedTurn:
         route, provider = self.registry.get(req.model)
         chain: list[Turn] = []
         if req.previous_response_id is not None:
+            started = time.perf_counter()
             chain = await self.store.load_chain(req.previous_response_id, caller.scope)
+            self.latencies.chain_lookup.add(time.perf_counter() - started)
         raw_input = req.input if isinstance(req.input, str) else _dump(req.input)
         input_items = normalize_input(raw_input)
         settings = _settings(req)
@@ -141,6 +145,7 @@ class Gateway:
     async def _record(self, turn: PreparedTurn, final: dict[str, Any]) -> None:
         if not turn.store:
             return
+        started = time.perf_counter()
         await self.store.record(
             Turn(
                 id=turn.response_id,
@@ -152,6 +157,7 @@ class Gateway:
                 response=final,
             )
         )
+        self.latencies.record.add(time.perf_counter() - started)
 
 
 async def _close(deltas: AsyncIterator[Delta]) -> None:

@@ -72,6 +72,10 @@ def test_session_cache_stats(tether: TetherServer, client: OpenAI) -> None:
     assert stats["average_record_bytes"] > 100
     assert stats["cache_memory_bytes"] > stats["average_record_bytes"]
     assert set(stats["fallbacks"]) == {"cache_miss", "cache_unavailable"}
+    lookups, records = stats["latency_ms"]["chain_lookup"], stats["latency_ms"]["record"]
+    assert lookups["count"] >= 1
+    assert records["count"] >= 2
+    assert 0 < lookups["p50"] <= lookups["p99"] <= lookups["max"]
     for key in ("misses", "db_fallbacks", "refills", "writer_backlog"):
         assert key in stats
 

@@ -134,6 +134,7 @@ async def session_cache_stats(request: Request) -> Response:
         "cache_miss": stats["db_fallbacks"],
         "cache_unavailable": stats["cache_errors"],
     }
+    stats["latency_ms"] = resources.gateway.latencies.summary()
     if census is not None:
         stats["cached_sessions"] = census.sessions
         stats["cached_records"] = census.records
