@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -86,8 +87,15 @@ def serve(args: argparse.Namespace) -> int:
         return 0
     from tether.app import create_app
 
+    # uvicorn drains, restores the previous SIGTERM handler and raises the signal again:
+    # make that a clean exit (status 0) once everything is flushed.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(create_app(settings), **common)
     return 0
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -61,6 +61,9 @@ class CacheSettings:
     max_responses_per_session: int = 50
     flush_interval_seconds: float = 10.0
     flush_batch_size: int = 500
+    # How long another instance's unacknowledged writes wait before this one takes them
+    # over (a dead instance); None: max(5 s, 3 x flush interval).
+    claim_idle_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,7 @@ _KNOWN = {
         "max_responses_per_session",
         "flush_interval_seconds",
         "flush_batch_size",
+        "claim_idle_seconds",
     },
     "server": {"max_body_bytes", "body_timeout_seconds", "log_format"},
 }
@@ -302,4 +306,6 @@ def _cache(reader: _Reader, raw: Any) -> CacheSettings:
             section, "flush_interval_seconds", "session_cache", defaults.flush_interval_seconds
         ),
         flush_batch_size=whole("flush_batch_size", defaults.flush_batch_size),
+        claim_idle_seconds=reader.number(section, "claim_idle_seconds", "session_cache", 0.0)
+        or None,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import time
 from pathlib import Path
@@ -47,9 +48,19 @@ class RedisServer:
 
     async def stop(self) -> None:
         if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signal.SIGCONT)  # a paused one too
             self._process.terminate()
             await self._process.wait()
         self._process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers (a hung Redis)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     async def restart_empty(self) -> None:
         """No persistence configured: it comes back with nothing, as Redis often does."""

@@ -73,3 +73,21 @@ async def test_losing_redis_mid_flight_keeps_every_turn(
 
 async def _found(store: ConversationStore, turns: list[Turn]) -> bool:
     return all([await store.get(turn.id, None) == turn for turn in turns])
+
+
+async def test_a_database_down_at_start_up_is_migrated_when_it_returns(
+    key_prefix: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "not-yet"  # SQLite cannot open a file in a missing folder
+    backend = Backend("redis", "sqlite", f"sqlite:///{folder / 't.db'}", key_prefix)
+    first, second = make_chain(2)
+    async with backend.open() as store:  # starts anyway: Redis can hold the turns
+        await store.record(first)
+        await store.record(second)
+        assert [t.id for t in await store.load_chain(second.id, "alice")] == [first.id, second.id]
+        assert (await store.readiness())["database"]["status"] == "unavailable"
+        folder.mkdir()  # the database is back
+        await store.flush()  # migrates, then inserts
+        assert (await store.readiness())["database"]["migration"] == "0001"
+    async with backend.open_database_only() as durable:
+        assert await _found(durable, [first, second])

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from redis.asyncio import Redis
 
 from tether.core.records import Turn
+from tether.state import ConversationStore
 
 from .conftest import Backend
 from .redis_server import RedisServer
-from .turns import make_chain, make_turn
+from .turns import eventually, make_chain, make_turn
 
 
 def ids(chain: list[Turn]) -> list[str]:
@@ -67,3 +69,49 @@ async def test_scripts_reload_after_the_script_cache_is_flushed(
             assert store.stats()["db_fallbacks"] == 1
     finally:
         await client.aclose()
+
+
+async def test_another_instance_waits_for_copies_redis_lost(
+    private_redis: RedisServer, tmp_path: Path
+) -> None:
+    backend = backend_on(private_redis, tmp_path)
+    first, second = make_chain(2)
+    async with backend.open() as writer_instance, backend.open() as other:
+        await writer_instance.record(first)
+        await writer_instance.record(second)
+        await private_redis.restart_empty()
+        # `other` finds its marker gone (Redis lost everything), so a chain the
+        # database lacks is asked again until the first instance's heartbeat has
+        # noticed too and its writer has committed its copies.
+        assert ids(await other.load_chain(second.id, "alice")) == ids([first, second])
+        assert other.stats()["cache_losses"] == 1
+        assert other.stats()["grace_retries"] >= 1
+        assert writer_instance.stats()["cache_losses"] == 1
+        assert writer_instance.stats()["writer_backlog"] == 0
+
+
+async def test_a_hung_redis_costs_one_short_timeout(
+    private_redis: RedisServer, tmp_path: Path
+) -> None:
+    backend = backend_on(private_redis, tmp_path)
+    chain = make_chain(4)
+    async with backend.open() as store:
+        await store.record(chain[0])
+        private_redis.pause()
+        try:
+            for turn in chain[1:]:
+                started = time.perf_counter()
+                await store.record(turn)  # the first pays the timeout, then the breaker is open
+                assert time.perf_counter() - started < 0.5
+            started = time.perf_counter()
+            assert ids(await store.load_chain(chain[-1].id, "alice")) == ids(chain)
+            assert time.perf_counter() - started < 0.05
+            assert store.stats()["degraded"] is True
+            assert store.stats()["cache_errors"] == 1
+        finally:
+            private_redis.resume()
+        await eventually(lambda: _recovered(store), within=3)  # the heartbeat closes it
+
+
+async def _recovered(store: ConversationStore) -> bool:
+    return store.stats()["degraded"] is False

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tether.errors import StorageUnavailable
 from tether.state.entry import Entry
+
+# What a heartbeat finds: answering; answering but its data was lost; not answering.
+Health = Literal["ok", "lost", "down"]
 
 
 class CacheUnavailable(StorageUnavailable):
@@ -30,11 +33,15 @@ class Walk:
     `stop` is the id the walk could not serve (missing, in another session, or past
     `limit`); None when it reached the root. `room` is how many more records the
     session takes before trimming, so a refill never adds what would be dropped.
+    `lost` is True when the cache shows it lost its data since this instance last
+    looked (a Redis restarted empty or flushed): missing records may be on their way
+    to the database from another instance's local copies.
     """
 
     records: list[bytes]
     stop: str | None
     room: int
+    lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +63,11 @@ class Cache(Protocol):
         """Follow the parent chain from `response_id`; renews the session's TTL."""
         ...
 
-    async def add_pending(self, entry: Entry) -> None:
-        """Store a record that is not durable yet (and, for Redis, journal it atomically)."""
+    async def add_pending(self, entry: Entry) -> bool:
+        """Store a record that is not durable yet (and, for Redis, journal it atomically).
+
+        Returns True when the cache shows it lost its data (as `Walk.lost`).
+        """
         ...
 
     async def add_durable(self, entries: Sequence[Entry]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tether.errors import StorageUnavailable
 from tether.state.entry import Entry
-from tether.state.migrate import VERSION_TABLE
+from tether.state.migrate import VERSION_TABLE, Schema
 from tether.state.schema import responses
 
 
@@ -48,10 +48,15 @@ def translate_errors(operation: str) -> Iterator[None]:
 
 class SqlDatabase:
     """Writes run in one transaction each; reads in autocommit on PostgreSQL (no BEGIN and
-    ROLLBACK round trips; SQLite reads start no transaction anyway and switching costs)."""
+    ROLLBACK round trips; SQLite reads start no transaction anyway and switching costs).
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    With a `schema`, every call first makes sure it is migrated (the database may have
+    been down at start-up); without one the caller has migrated it.
+    """
+
+    def __init__(self, engine: AsyncEngine, schema: Schema | None = None) -> None:
         self._engine = engine
+        self._schema = schema
         postgres = engine.dialect.name == "postgresql"
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
         self._insert = _insert_ignoring_duplicates(engine.dialect.name)
@@ -61,11 +66,13 @@ class SqlDatabase:
         if not entries:
             return
         rows = [_row(entry) for entry in entries]
+        await self._ready()
         with translate_errors("insert"):
             async with self._engine.begin() as connection:
                 await connection.execute(self._insert, rows)
 
     async def chain(self, response_id: str, limit: int) -> list[Entry]:
+        await self._ready()
         with translate_errors("chain lookup"):
             async with self._reads.connect() as connection:
                 result = await connection.execute(self._chain, {"id": response_id, "limit": limit})
@@ -76,10 +83,15 @@ class SqlDatabase:
         if not ids:
             return 0
         statement = delete(responses).where(responses.c.id.in_(ids))
+        await self._ready()
         with translate_errors("delete"):
             async with self._engine.begin() as connection:
                 result = await connection.execute(statement)
         return int(result.rowcount)
+
+    async def _ready(self) -> None:
+        if self._schema is not None and not self._schema.ready:
+            await self._schema.ensure()
 
     @property
     def dialect(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tether.config import Settings
+from tether.errors import StorageUnavailable
 from tether.state.database import SqlDatabase
 from tether.state.engine import create_engine
 from tether.state.flusher import Flusher
@@ -21,10 +24,12 @@ from tether.state.journal import RedisJournal
 from tether.state.keys import KEY_PREFIX, Keys
 from tether.state.local import LocalCopies
 from tether.state.memory_cache import MemoryCache
-from tether.state.migrate import migrate
+from tether.state.migrate import Schema
 from tether.state.redis_cache import RedisCache
 from tether.state.store import ConversationStore
 from tether.state.writer import DurableWriter, WriterTiming
+
+log = logging.getLogger("tether.state")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +38,20 @@ class StoreOptions:
 
     key_prefix: str = KEY_PREFIX
     consumer: str | None = None  # writer consumer name; default: a random instance id
-    claim_idle_seconds: float | None = None  # default: max(30 s, 3 x flush interval)
+    claim_idle_seconds: float | None = None  # default: max(5 s, 3 x flush interval)
     drain_timeout_seconds: float = 30.0
     local_copy_limit: int = 100_000
-    redis_timeout_seconds: float = 1.0
+    # Requests wait this long for one Redis operation, then degrade: a healthy Redis
+    # answers in well under a millisecond, a hung one must not hold a request.
+    redis_timeout_seconds: float = 0.05
+    # A new connection may wait a little longer: a starved event loop can take tens of
+    # milliseconds to finish a loopback handshake, and a hung Redis still accepts one.
+    redis_connect_timeout_seconds: float = 0.25
+    # The durable writer moves batches of up to flush_batch_size records: no hurry.
+    writer_redis_timeout_seconds: float = 2.0
+    # How often a background heartbeat checks Redis: it opens the breaker when Redis
+    # stops answering, closes it when Redis is back, notices when Redis lost its data.
+    heartbeat_seconds: float = 0.5
 
 
 @asynccontextmanager
@@ -57,45 +72,74 @@ async def open_store_with(
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url.reveal())
         stack.push_async_callback(engine.dispose)
-        await migrate(engine)
-        database = SqlDatabase(engine)
+        schema = Schema(engine)
+        database = SqlDatabase(engine, schema)
         if settings.redis_url is None:
+            await schema.ensure()  # the database is the only store: it must be there
             yield ConversationStore(MemoryCache(settings.cache), database)
             return
-        client = _redis_client(settings.redis_url.reveal(), options.redis_timeout_seconds)
+        await _migrate_or_defer(schema)
+        url, keys = settings.redis_url.reveal(), Keys(options.key_prefix)
+        # Two clients: requests get tight per-operation timeouts, the writer patient ones.
+        client = _redis_client(
+            url, options.redis_timeout_seconds, options.redis_connect_timeout_seconds
+        )
         stack.push_async_callback(client.aclose)
-        keys = Keys(options.key_prefix)
-        cache = RedisCache(client, settings.cache, keys)
+        patience = options.writer_redis_timeout_seconds
+        writer_client = _redis_client(url, patience, patience)
+        stack.push_async_callback(writer_client.aclose)
+        instance = options.consumer or _instance_id()
+        cache = RedisCache(client, settings.cache, keys, instance)
+        await cache.heartbeat()  # this instance's marker: from now on its absence is a loss
         copies = LocalCopies(options.local_copy_limit)
-        journal = RedisJournal(client, keys, options.consumer or _instance_id())
+        journal = RedisJournal(writer_client, keys, instance)
         timing = _timing(settings, options)
-        flusher = Flusher(journal, cache, database, copies, timing)
+        writer_cache = RedisCache(writer_client, settings.cache, keys)
+        flusher = Flusher(journal, writer_cache, database, copies, timing)
         writer = DurableWriter(journal, flusher, copies, timing)
         await writer.start()
         stack.push_async_callback(writer.close)
-        guard = CacheGuard(on_failure=writer.wake)
+        guard = CacheGuard(
+            cache.heartbeat,
+            interval=options.heartbeat_seconds,
+            on_failure=writer.cache_failed,
+            on_loss=writer.cache_failed,
+        )
+        guard.start()
+        stack.push_async_callback(guard.aclose)
         yield ConversationStore(cache, database, writer=writer, copies=copies, guard=guard)
 
 
-def _redis_client(url: str, timeout: float) -> Redis:
-    # RESP2 is measurably faster with redis-py 8; one immediate retry replaces a
-    # pooled connection that Redis dropped; a longer retry loop would stall requests.
+async def _migrate_or_defer(schema: Schema) -> None:
+    # With Redis, turns can wait for a database that is down: start anyway, and let
+    # the first database call that finds it back run the migration.
+    try:
+        await schema.ensure()
+    except StorageUnavailable as exc:
+        log.error("%s; serving from Redis, turns wait for the database", exc)
+
+
+def _redis_client(url: str, timeout: float, connect_timeout: float) -> Redis:
+    # RESP2 is measurably faster with redis-py 8. One immediate retry replaces a pooled
+    # connection that Redis dropped; a timeout is not retried (it would double the wait).
     return Redis.from_url(
         url,
         protocol=2,
         socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
+        socket_connect_timeout=connect_timeout,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
 
 
 def _timing(settings: Settings, options: StoreOptions) -> WriterTiming:
     interval = settings.cache.flush_interval_seconds
     claim_idle = options.claim_idle_seconds
+    if claim_idle is None:
+        claim_idle = settings.cache.claim_idle_seconds
     return WriterTiming(
         interval=interval,
         batch_size=settings.cache.flush_batch_size,
-        claim_idle=claim_idle if claim_idle is not None else max(30.0, 3 * interval),
+        claim_idle=claim_idle if claim_idle is not None else max(5.0, 3 * interval),
         drain_timeout=options.drain_timeout_seconds,
     )
 

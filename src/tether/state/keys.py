@@ -13,6 +13,12 @@ every response id, so all keys of a session share one Redis Cluster hash slot):
     <prefix>{S}:del:<id>   string tombstone of a deleted response (7 days), so a
                                   pending stream entry or a refill cannot revive it
     <prefix>writes         stream pending durable writes, consumer group `tether-writers`
+    <prefix>alive:<name>   string one per gateway instance (its writer consumer name),
+                                  renewed every half second with a one-minute TTL. Found
+                                  missing, it tells that instance Redis lost its data
+                                  (restarted empty, flushed): its local copies must go
+                                  to the database now, and lookups briefly wait for other
+                                  instances doing the same.
 
 Reads fetch the session hash in one round trip and follow parent headers in
 Python: moving ~2 KB records through Lua costs ~3 us each, which a 50-turn walk
@@ -35,6 +41,7 @@ from tether.state.entry import Entry
 KEY_PREFIX = "tether:v1:"
 WRITER_GROUP = "tether-writers"
 TOMBSTONE_SECONDS = 7 * 24 * 3600
+MARKER_MS = 60_000  # an instance's `alive` marker outlives a minute without renewal
 ID_LENGTH = 69  # "resp_" + 32 hex session + 32 hex random
 _ROOT = b" " * ID_LENGTH
 
@@ -60,6 +67,9 @@ class Keys:
     def session_keys(self, session: str) -> list[str]:
         """The keys every session script takes first: records, index, pending."""
         return [self.records(session), self.index(session), self.pending(session)]
+
+    def alive(self, instance: str) -> str:
+        return f"{self.prefix}alive:{instance}"
 
     def tombstone(self, response_id: str) -> str:
         return f"{self.prefix}{{{session_tag(response_id)}}}:del:{response_id}"

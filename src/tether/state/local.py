@@ -49,6 +49,14 @@ class LocalCopies:
         found = self._entries.get(response_id)
         return found[0] if found else None
 
+    def lineage(self, response_id: str | None) -> list[Entry]:
+        """The copies of response_id and its ancestors, oldest first, up to the first not held."""
+        found: list[Entry] = []
+        while response_id is not None and (entry := self.get(response_id)) is not None:
+            found.append(entry)
+            response_id = entry.parent_id
+        return found[::-1]
+
     def discard(self, ids: Iterable[str]) -> None:
         for response_id in ids:
             self._entries.pop(response_id, None)

@@ -55,12 +55,13 @@ class MemoryCache:
             cursor = entry.parent_id
         return Walk(found, None, room)
 
-    async def add_pending(self, entry: Entry) -> None:
+    async def add_pending(self, entry: Entry) -> bool:
         tag = session_tag(entry.id)
         session = self._sessions.setdefault(tag, _Session())
         session.records[entry.id] = entry
         session.pending.add(entry.id)
         self._expiry.pop(tag, None)  # held until durable
+        return False  # it lives and dies with this process
 
     async def add_durable(self, entries: Sequence[Entry]) -> None:
         for entry in entries:

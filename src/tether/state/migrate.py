@@ -1,7 +1,8 @@
-"""Bring the database schema to the newest Alembic revision at start-up."""
+"""Bring the database schema to the newest Alembic revision, once, before it is used."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -24,6 +25,28 @@ async def migrate(engine: AsyncEngine) -> None:
             await connection.run_sync(_upgrade)
     except (SQLAlchemyError, OSError) as exc:
         raise StorageUnavailable(f"database migration failed: {exc}") from exc
+
+
+class Schema:
+    """The migration of one engine, run until it has succeeded once.
+
+    At start-up normally; when the database was down then (Redis mode starts anyway),
+    by the first database call that finds it back.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._lock = asyncio.Lock()
+        self.ready = False
+
+    async def ensure(self) -> None:
+        """Raises StorageUnavailable while the database cannot be migrated."""
+        if self.ready:
+            return
+        async with self._lock:
+            if not self.ready:
+                await migrate(self._engine)
+                self.ready = True
 
 
 def _upgrade(connection: Connection) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 from redis.typing import EncodableT
 
 from tether.config import CacheSettings
-from tether.state.cache import CacheUnavailable, Census, Walk
+from tether.state.cache import CacheUnavailable, Census, Health, Walk
 from tether.state.entry import Entry
 from tether.state.keys import (
     MARK_DURABLE,
+    MARKER_MS,
     REFILL,
     REMOVE,
     TOMBSTONE_SECONDS,
@@ -47,11 +50,15 @@ class RedisCache:
 
     backend = "redis"
 
-    def __init__(self, client: Redis, settings: CacheSettings, keys: Keys) -> None:
+    def __init__(
+        self, client: Redis, settings: CacheSettings, keys: Keys, instance: str | None = None
+    ) -> None:
         if client.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisCache needs a client with decode_responses=False")
         self._client = client
         self._keys = keys
+        # This instance's `alive` marker: None, and the cache never reports a loss.
+        self._marker = keys.alive(instance) if instance is not None else None
         self._ttl_ms = settings.ttl_seconds * 1000
         self._cap = settings.max_responses_per_session
         self._mark = client.register_script(MARK_DURABLE)
@@ -70,6 +77,7 @@ class RedisCache:
                 pipe.hgetall(records)
             pipe.pexpire(records, self._ttl_ms, xx=True)
             pipe.pexpire(index, self._ttl_ms, xx=True)
+            self._check_marker(pipe)
             with translate_errors("walk"):
                 replies = await pipe.execute()
         if limit == 1:
@@ -78,9 +86,9 @@ class RedisCache:
         else:
             session = replies[0]
             size = len(session)
-        return _follow(session, response_id, limit, max(0, self._cap - size))
+        return _follow(session, response_id, limit, max(0, self._cap - size), self._lost(replies))
 
-    async def add_pending(self, entry: Entry) -> None:
+    async def add_pending(self, entry: Entry) -> bool:
         # One MULTI: the record, its index entry, the session held without TTL (never
         # evicted before durable) and the journal entry the durable writer picks up.
         records, index, pending = self._keys.session_keys(session_tag(entry.id))
@@ -91,8 +99,10 @@ class RedisCache:
             pipe.persist(records)
             pipe.persist(index)
             pipe.xadd(self._keys.stream, stream_fields(entry))
+            self._check_marker(pipe)
             with translate_errors("record"):
-                await pipe.execute()
+                replies = await pipe.execute()
+        return self._lost(replies)
 
     async def add_durable(self, entries: Sequence[Entry]) -> None:
         for session, group in _by_session(entries):
@@ -120,6 +130,24 @@ class RedisCache:
         args: list[EncodableT] = [self._ttl_ms, response_id, TOMBSTONE_SECONDS]
         with translate_errors("delete"):
             return bool(await self._remove(keys=keys, args=args))
+
+    async def heartbeat(self) -> Health:
+        """Renew this instance's marker: "lost" if it was gone, "down" if Redis did not answer."""
+        if self._marker is None:
+            return "ok" if await self.ping() else "down"
+        try:
+            previous = await self._client.set(self._marker, 1, px=MARKER_MS, get=True)
+        except (RedisError, OSError):
+            return "down"
+        return "ok" if previous is not None else "lost"
+
+    def _check_marker(self, pipe: Pipeline) -> None:
+        # Last in the round trip: sets the marker only if it was missing (Redis lost it).
+        if self._marker is not None:
+            pipe.set(self._marker, 1, px=MARKER_MS, nx=True)
+
+    def _lost(self, replies: list[Any]) -> bool:
+        return self._marker is not None and bool(replies[-1])
 
     async def ping(self) -> bool:
         try:
@@ -162,17 +190,19 @@ class RedisCache:
         return "+".join(kinds) or "off"
 
 
-def _follow(session: dict[bytes, bytes], response_id: str, limit: int, room: int) -> Walk:
+def _follow(
+    session: dict[bytes, bytes], response_id: str, limit: int, room: int, lost: bool
+) -> Walk:
     """Walk parent headers through one session's records, newest first."""
     found: list[bytes] = []
     cursor: bytes | None = response_id.encode()
     while cursor is not None:
         value = session.get(cursor)
         if value is None or len(found) == limit:
-            return Walk(found, cursor.decode(), room)
+            return Walk(found, cursor.decode(), room, lost)
         found.append(record_of(value))
         cursor = parent_of(value)
-    return Walk(found, None, room)
+    return Walk(found, None, room, lost)
 
 
 def _by_session(entries: Sequence[Entry]) -> Iterator[tuple[str, list[Entry]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,10 @@ from tether.state.writer import DurableWriter, WriterStats
 log = logging.getLogger("tether.state")
 # Longest chain one lookup returns; a guard, far beyond any real conversation.
 MAX_CHAIN = 10_000
+# A suspect lookup is made again after each pause (1.25 s in all): long enough for a
+# heartbeat (every 0.5 s) to close the breaker, or for another instance's to notice
+# that Redis lost its data and its writer to commit its local copies.
+_GRACE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.5)
 
 
 @dataclass(slots=True)
@@ -31,6 +36,7 @@ class StoreStats:
     refilled_records: int = 0
     records_written: int = 0
     sync_writes: int = 0  # records committed inside record(): embedded mode, or Redis down
+    grace_retries: int = 0  # database lookups repeated while Redis was down or had lost data
 
 
 class ConversationStore:
@@ -164,40 +170,75 @@ class ConversationStore:
             "stream_resets": w.stream_resets,
             "local_copy_drops": self._copies.dropped,
             "cache_errors": self._guard.errors,
+            "cache_losses": self._guard.losses,
+            "grace_retries": s.grace_retries,
             "degraded": self._guard.degraded,
         }
 
     async def _resolve(self, response_id: str, limit: int, *, refill: bool) -> list[Turn]:
-        """Up to `limit` turns ending at response_id, oldest first; [] when it is unknown."""
+        """Up to `limit` turns ending at response_id, oldest first; [] when it is unknown.
+
+        While the guard is suspect (Redis down, or it just lost its data) a chain that
+        comes out short may only be waiting: for another instance to write its local
+        copies out, or for the breaker to close so Redis can serve what it holds. It
+        is looked up again a few times, for about a second in all, before believed.
+        """
+        found = await self._lookup(response_id, limit, refill=refill)
+        for pause in _GRACE_PAUSES:
+            if _complete(found, limit) or not self._guard.suspect:
+                break
+            self._stats.grace_retries += 1
+            await asyncio.sleep(pause)
+            found = await self._lookup(response_id, limit, refill=refill)
+        return found
+
+    async def _lookup(self, response_id: str, limit: int, *, refill: bool) -> list[Turn]:
+        """One look: the cache, then this instance's local copies (what Redis lost, or
+        cannot serve, before it was durable), then the database, then copies again:
+        while Redis is down a turn written through can sit in the database above
+        ancestors that only a local copy holds yet.
+        """
         walk = await self._guard.call(
             lambda: self._cache.walk(response_id, limit), Walk([], response_id, 0)
         )
-        newest_first = [decode_turn(record) for record in walk.records]
-        stop = walk.stop
-        while stop is not None and len(newest_first) < limit:
-            copy = self._copies.get(stop)  # Redis lost it (or is down) before it was durable
-            if copy is None:
-                break
-            newest_first.append(copy.turn())
-            stop = copy.parent_id
-        if stop is None or len(newest_first) >= limit:
+        if walk.lost:
+            self._guard.lost()
+        found = [decode_turn(record) for record in walk.records]  # newest first
+        stop = self._from_copies(found, walk.stop, limit)
+        if stop is None or len(found) >= limit:
             self._stats.hits += 1
-            return newest_first[::-1]
+            return found[::-1]
         self._stats.misses += 1
         self._stats.db_fallbacks += 1
-        # Older than anything cached; empty when unknown, or when an ancestor was
-        # deleted (the chain then starts after the gap).
-        rows = await self._database.chain(stop, limit - len(newest_first))
+        rows = await self._database.chain(stop, limit - len(found))
         # Only the newest rows that fit: older ones would be trimmed on arrival.
         fitting = rows[-walk.room :] if walk.room else []
         if fitting and refill:
             self._stats.refills += 1
             self._stats.refilled_records += len(fitting)
             await self._guard.call(lambda: self._cache.add_durable(fitting), None)
-        return [row.turn() for row in rows] + newest_first[::-1]
+        while rows:
+            found += [row.turn() for row in reversed(rows)]
+            gap = rows[0].parent_id  # None at the root; otherwise deleted, or not durable yet
+            stop = self._from_copies(found, gap, limit)
+            if stop is None or stop == gap or len(found) >= limit:
+                break
+            rows = await self._database.chain(stop, limit - len(found))
+        return found[::-1]
+
+    def _from_copies(self, found: list[Turn], stop: str | None, limit: int) -> str | None:
+        """Extend `found` (newest first) with local copies from `stop` upward; returns the new stop."""
+        while stop is not None and len(found) < limit:
+            copy = self._copies.get(stop)
+            if copy is None:
+                break
+            found.append(copy.turn())
+            stop = copy.parent_id
+        return stop
 
     async def _journal(self, entry: Entry) -> bool:
-        await self._cache.add_pending(entry)
+        if await self._cache.add_pending(entry):
+            self._guard.lost()
         return True
 
     async def _write_through(self, entry: Entry) -> None:
@@ -205,20 +246,29 @@ class ConversationStore:
         self._stats.sync_writes += 1
 
     async def _write_through_degraded(self, entry: Entry) -> None:
-        # Redis is down: commit now so other instances can read it (read-your-writes).
+        # Redis is down: commit now so other instances can read it (read-your-writes),
+        # with its ancestors still only in local copies, so the database never holds
+        # a turn whose history it lacks.
+        entries = [*self._copies.lineage(entry.parent_id), entry]
         try:
-            await self._write_through(entry)
+            await self._database.insert(entries)
         except StorageUnavailable as exc:
             # Both stores down: the local copy keeps it and the writer retries it.
             log.error("record %s kept in memory only: %s", entry.id, exc)
         else:
-            self._copies.discard([entry.id])
+            self._stats.sync_writes += 1
+            self._copies.discard(pending.id for pending in entries)
 
 
 async def _timed(check: Callable[[], Awaitable[bool]]) -> tuple[bool, float]:
     started = time.perf_counter()
     ok = await check()
     return ok, round((time.perf_counter() - started) * 1000, 3)
+
+
+def _complete(chain: list[Turn], limit: int) -> bool:
+    """Reaches its root or the limit; a gap is a deleted ancestor, or one not durable yet."""
+    return bool(chain) and (len(chain) >= limit or chain[0].parent_id is None)
 
 
 def _visible(turn: Turn, owner: str | None) -> bool:

@@ -34,6 +34,7 @@ class DurableWriter:
         self._wake = asyncio.Event()
         self._fresh = 0
         self._failing = False
+        self._copies_first = False
         self._stopping = False
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -51,9 +52,16 @@ class DurableWriter:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
+        """Create the group, run a first cycle now, then cycle in the background.
+
+        The first cycle runs before the store serves anything: what a dead instance
+        left in the stream (entries idle past claim_idle, or never read) goes to the
+        database at once rather than an interval later.
+        """
         with contextlib.suppress(StorageUnavailable):  # Redis down: a cycle creates it later
             await self._journal.create_group()
-        self._task = asyncio.create_task(self._run(), name="tether.state.writer")
+        failures = await self._attempt(0)
+        self._task = asyncio.create_task(self._run(failures), name="tether.state.writer")
 
     def notify(self) -> None:
         """A record was journaled; a full batch wakes the writer (unless backing off)."""
@@ -61,8 +69,9 @@ class DurableWriter:
         if self._fresh >= self._timing.batch_size and not self._failing:
             self._wake.set()
 
-    def wake(self) -> None:
-        """Cycle now: the cache failed, so local copies must reach the database at once."""
+    def cache_failed(self) -> None:
+        """Redis is down or lost its data: local copies go to the database now, first thing."""
+        self._copies_first = True
         self._wake.set()
 
     async def flush(self) -> None:
@@ -82,8 +91,7 @@ class DurableWriter:
         self._wake.set()
         await self._task
 
-    async def _run(self) -> None:
-        failures = 0
+    async def _run(self, failures: int) -> None:
         while not self._stopping:
             await self._pause(self._timing.interval if not failures else _backoff(failures))
             if not self._stopping:
@@ -126,6 +134,9 @@ class DurableWriter:
         return failures + 1
 
     async def _cycle(self, *, until_empty: bool) -> None:
+        if self._copies_first:  # before any Redis call, which may take a timeout to fail
+            await self._flusher.write_copies(self._copies.older_than(0))
+            self._copies_first = False
         try:
             await self._flusher.consume(until_empty=until_empty)
             await self._flusher.reclaim()
@@ -174,7 +185,9 @@ class DurableWriter:
 
 
 def _backoff(failures: int) -> float:
-    return float(min(30.0, 0.5 * 2 ** (failures - 1)))
+    # Capped low: a recovered database should see its backlog within seconds, and one
+    # failing attempt every few seconds costs a dead one nothing.
+    return float(min(5.0, 0.5 * 2 ** (failures - 1)))
 
 
 def _settle(waiter: asyncio.Future[None], error: BaseException | None) -> None:
