@@ -166,6 +166,7 @@ class EventReader:
         self._output_tokens = 0
         self._finish: FinishReason = "stop"
         self._tool_blocks: dict[int, bool] = {}  # index -> saw any argument text
+        self.finished = False  # message_stop arrived: the stream ended properly
 
     def read(self, event: dict[str, Any]) -> list[Delta]:
         kind = event.get("type")
@@ -177,6 +178,8 @@ class EventReader:
             return self._delta(event["index"], event["delta"])
         elif kind == "content_block_stop" and self._tool_blocks.get(event["index"]) is False:
             return [ToolCallDelta(index=event["index"], arguments="{}")]
+        elif kind == "message_stop":
+            self.finished = True
         elif kind == "message_delta":
             stop = (event.get("delta") or {}).get("stop_reason")
             self._finish = _FINISH.get(stop or "end_turn", "stop")

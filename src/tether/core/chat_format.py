@@ -165,6 +165,7 @@ class ChunkReader:
     def __init__(self) -> None:
         self._finish: FinishReason = "stop"
         self._usage = Usage()
+        self.finished = False  # a finish_reason arrived: the stream ended properly
 
     def read(self, chunk: dict[str, Any]) -> list[Delta]:
         if chunk.get("usage"):
@@ -186,6 +187,7 @@ class ChunkReader:
                 )
             if choice.get("finish_reason"):
                 self._finish = _FINISH.get(choice["finish_reason"], "stop")
+                self.finished = True
         return deltas
 
     def end(self) -> StreamEnd:
