@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tether.core import anthropic_format
 from tether.providers.dialect import Dialect, HttpProvider
-from tether.providers.http import Timeouts, make_client
+from tether.providers.http import Timeouts, make_session
 
 DEFAULT_BASE = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -24,5 +24,4 @@ class AnthropicProvider(HttpProvider):
         headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
         if api_key:
             headers["x-api-key"] = api_key
-        base = (api_base or DEFAULT_BASE).rstrip("/")
-        return cls(model_name, make_client(base, headers, timeouts), DIALECT)
+        return cls(model_name, api_base or DEFAULT_BASE, make_session(headers, timeouts), DIALECT)

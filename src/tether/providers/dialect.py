@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
+import aiohttp
 import orjson
 
 from tether.core.completion import Completion, CompletionRequest, Delta, StreamEnd
@@ -35,18 +35,22 @@ class Dialect:
 
 
 class HttpProvider:
-    def __init__(self, model_name: str, client: httpx.AsyncClient, dialect: Dialect) -> None:
+    def __init__(
+        self, model_name: str, base_url: str, session: aiohttp.ClientSession, dialect: Dialect
+    ) -> None:
         self._name = model_name  # the name clients use, for error messages
-        self._client = client
+        self._url = base_url.rstrip("/") + dialect.path
+        self._session = session
         self._dialect = dialect
 
     async def complete(self, request: CompletionRequest) -> Completion:
         body = orjson.dumps(self._dialect.request_body(request, stream=False))
         with translated_errors(self._name):
-            response = await self._client.post(self._dialect.path, content=body)
-        raise_for_status(self._name, response.status_code, response.content)
+            async with self._session.post(self._url, data=body) as response:
+                content = await response.read()
+        raise_for_status(self._name, response.status, content)
         try:
-            return self._dialect.completion(orjson.loads(response.content))
+            return self._dialect.completion(orjson.loads(content))
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise self._error("sent an unreadable answer", "upstream_malformed") from exc
 
@@ -54,9 +58,9 @@ class HttpProvider:
         body = orjson.dumps(self._dialect.request_body(request, stream=True))
         reader = self._dialect.reader()
         with translated_errors(self._name):
-            async with self._client.stream("POST", self._dialect.path, content=body) as response:
-                if response.status_code >= 400:
-                    raise_for_status(self._name, response.status_code, await response.aread())
+            async with self._session.post(self._url, data=body) as response:
+                if response.status >= 400:
+                    raise_for_status(self._name, response.status, await response.read())
                 async for event in sse_json(response, self._name):
                     if event.get("type") == "error" or isinstance(event.get("error"), dict):
                         raise_for_status(self._name, 502, orjson.dumps(event))
@@ -71,7 +75,7 @@ class HttpProvider:
         yield reader.end()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
 
     def _error(self, what: str, code: str) -> UpstreamError:
         return UpstreamError(f"Upstream for model '{self._name}' {what}.", code=code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tether.core import chat_format
 from tether.providers.dialect import Dialect, HttpProvider
-from tether.providers.http import Timeouts, make_client
+from tether.providers.http import Timeouts, make_session
 
 DEFAULT_BASE = "https://api.openai.com/v1"
 DIALECT = Dialect(
@@ -23,5 +23,4 @@ class OpenAIChatProvider(HttpProvider):
         headers = {"content-type": "application/json"}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
-        base = (api_base or DEFAULT_BASE).rstrip("/")
-        return cls(model_name, make_client(base, headers, timeouts), DIALECT)
+        return cls(model_name, api_base or DEFAULT_BASE, make_session(headers, timeouts), DIALECT)
