@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-import secrets
 
 # A response id is `resp_` + 32 hex chars of session tag + 32 hex chars of its
 # own randomness (128 bits). Carrying the session lets every key of a session
@@ -14,8 +14,13 @@ RESPONSE_ID_RE = re.compile(rf"^resp_({_HEX_RE})({_HEX_RE})$")
 ITEM_PREFIXES = ("msg_", "fc_", "fco_")
 
 
+def _random_hex(nbytes: int) -> str:
+    # os.urandom is what `secrets` uses underneath, without its per-call wrappers.
+    return os.urandom(nbytes).hex()
+
+
 def new_session_tag() -> str:
-    return secrets.token_hex(16)
+    return _random_hex(16)
 
 
 def named_session_tag(owner: str, name: str) -> str:
@@ -25,7 +30,7 @@ def named_session_tag(owner: str, name: str) -> str:
 
 
 def new_response_id(session_tag: str) -> str:
-    return f"resp_{session_tag}{secrets.token_hex(16)}"
+    return f"resp_{session_tag}{_random_hex(16)}"
 
 
 def session_of(response_id: str) -> str | None:
@@ -39,4 +44,4 @@ def is_response_id(value: str) -> bool:
 
 
 def new_item_id(prefix: str) -> str:
-    return f"{prefix}{secrets.token_hex(24)}"
+    return f"{prefix}{_random_hex(24)}"
