@@ -37,14 +37,22 @@ typecheck: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev services lint typecheck
 	$(BIN)/pytest
 
-bench: $(VENV)/.installed-dev services
+$(VENV)/.installed-bench: requirements-bench.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-bench.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@ $(VENV)/.installed $(VENV)/.installed-dev
+
+# The benchmark harness (a few minutes): tables and plots into docs/benchmarks/.
+bench: $(VENV)/.installed-bench services
 	$(BIN)/python bench/chain_lookup.py
+	$(BIN)/python bench/run.py
 
 # Re-pin the lock files after changing dependencies in pyproject.toml.
 lock: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --python-version 3.11 -q
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11 -q
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench -o requirements-bench.lock --python-version 3.11 -q
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
