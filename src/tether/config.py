@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
 
 import yaml
 
@@ -67,9 +67,36 @@ class CacheSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RedisNode:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTopology:
+    """How `Settings.redis_url` is reached: one server, a Cluster, or a Sentinel-watched primary.
+
+    Standalone: the URL is the server. Cluster: the URL is one node, and `nodes` are
+    more startup nodes. Sentinel: `nodes` are the sentinels that name the primary of
+    `service_name`; the URL carries only the primary's password and database (its host
+    is the service name, as redis-rb writes it).
+    """
+
+    cluster: bool = False
+    nodes: tuple[RedisNode, ...] = ()
+    service_name: str | None = None  # set: Sentinel mode
+    sentinel_password: Secret | None = None  # AUTH for the sentinels themselves
+
+    @property
+    def kind(self) -> Literal["standalone", "cluster", "sentinel"]:
+        return "sentinel" if self.service_name else "cluster" if self.cluster else "standalone"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     models: tuple[ModelRoute, ...] = (ModelRoute("echo", "echo", "echo"),)
-    redis_url: Secret | None = None
+    redis_url: Secret | None = None  # set whenever Redis is configured, whatever the topology
+    redis: RedisTopology = field(default_factory=RedisTopology)
     database_url: Secret = field(default_factory=lambda: Secret(DEFAULT_DATABASE_URL))
     master_key: Secret | None = None
     api_keys: tuple[ApiKey, ...] = ()
@@ -85,13 +112,33 @@ class Settings:
         return self.master_key is not None or bool(self.api_keys)
 
 
+# Redis topology keys, tether's name first and LiteLLM's (cache_params) second.
+_REDIS_NODE_KEYS = ("redis_startup_nodes", "startup_nodes")
+_REDIS_SENTINEL_KEYS = (
+    "redis_sentinel_nodes",
+    "sentinel_nodes",
+    "redis_sentinel_service_name",
+    "service_name",
+    "redis_sentinel_password",
+    "sentinel_password",
+)
+
 # The keys tether understands, per section; anything else is reported by name.
 _KNOWN = {
     "": {"model_list", "router_settings", "general_settings", "session_cache", "server"},
     "model_list[]": {"model_name", "litellm_params", "params"},
     "params": {"model", "api_base", "api_key", "timeout", "connect_timeout"},
     "api_keys[]": {"name", "key"},
-    "router_settings": {"redis_host", "redis_port", "redis_password", "redis_url"},
+    "redis_node": {"host", "port"},
+    "router_settings": {
+        "redis_host",
+        "redis_port",
+        "redis_password",
+        "redis_url",
+        "redis_cluster",
+        *_REDIS_NODE_KEYS,
+        *_REDIS_SENTINEL_KEYS,
+    },
     "general_settings": {"master_key", "database_url", "api_keys"},
     "session_cache": {
         "ttl_seconds",
@@ -176,9 +223,11 @@ def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
     database = database or environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     _check_database_url(database)
     server = reader.section(top.get("server"), "server", "server")
+    redis_url, redis = _redis(reader, top.get("router_settings"))
     return Settings(
         models=models,
-        redis_url=_redis_url(reader, top.get("router_settings")),
+        redis_url=redis_url,
+        redis=redis,
         database_url=Secret(database),
         master_key=Secret(master) if master else None,
         api_keys=_api_keys(reader, general.get("api_keys")),
@@ -233,8 +282,35 @@ def _model(reader: _Reader, raw: Any, key: str) -> ModelRoute:
     )
 
 
-def _redis_url(reader: _Reader, raw: Any) -> Secret | None:
+def _redis(reader: _Reader, raw: Any) -> tuple[Secret | None, RedisTopology]:
+    """The Redis URL (None: no Redis) and how it is reached: one server, Cluster, Sentinel."""
     router = reader.section(raw, "router_settings", "router_settings")
+    cluster = _flag(reader, router, "redis_cluster")
+    sentinels, sentinels_key = _nodes(reader, router, "redis_sentinel_nodes", "sentinel_nodes")
+    if sentinels:
+        return _sentinel(reader, router, sentinels, sentinels_key, cluster)
+    for name in _REDIS_SENTINEL_KEYS:
+        if router.get(name) is not None:
+            raise ConfigError(f"router_settings.{name}", "needs redis_sentinel_nodes")
+    startup, startup_key = _nodes(reader, router, "redis_startup_nodes", "startup_nodes")
+    if startup:
+        _exclusive(router, startup_key, ("redis_url", "redis_host"))
+        if cluster is False:
+            raise ConfigError(
+                "router_settings.redis_cluster", f"cannot be false with {startup_key}"
+            )
+        first = startup[0]
+        node = _node_url(first.host, str(first.port), _password(reader, router))
+        return Secret(node), RedisTopology(cluster=True, nodes=startup)
+    url = _redis_url(reader, router)
+    if cluster and url is None:
+        raise ConfigError("router_settings.redis_cluster", "needs redis_url or redis_host")
+    if cluster and url is not None:
+        _check_cluster_url(url.reveal())
+    return url, RedisTopology(cluster=bool(cluster))
+
+
+def _redis_url(reader: _Reader, router: dict[str, Any]) -> Secret | None:
     url = reader.text(router, "redis_url", "router_settings")
     host = reader.text(router, "redis_host", "router_settings")
     env = reader.environ
@@ -250,9 +326,104 @@ def _redis_url(reader: _Reader, raw: Any) -> Secret | None:
     port = reader.text(router, "redis_port", "router_settings") or "6379"
     if not port.isdigit():
         raise ConfigError("router_settings.redis_port", f"must be a port number, got {port!r}")
-    password = reader.text(router, "redis_password", "router_settings")
+    return Secret(_node_url(host, port, reader.text(router, "redis_password", "router_settings")))
+
+
+def _sentinel(
+    reader: _Reader,
+    router: dict[str, Any],
+    sentinels: tuple[RedisNode, ...],
+    key: str,
+    cluster: bool | None,
+) -> tuple[Secret, RedisTopology]:
+    _exclusive(router, key, ("redis_url", "redis_host", *_REDIS_NODE_KEYS))
+    if cluster:
+        raise ConfigError("router_settings.redis_cluster", f"cannot be combined with {key}")
+    service = _one_of(reader, router, "redis_sentinel_service_name", "service_name")
+    if not service:
+        raise ConfigError("router_settings.redis_sentinel_service_name", f"is required with {key}")
+    sentinel_password = _one_of(reader, router, "redis_sentinel_password", "sentinel_password")
+    password = _password(reader, router)
     auth = f":{quote(password, safe='')}@" if password else ""
-    return Secret(f"redis://{auth}{host}:{port}/0")
+    topology = RedisTopology(
+        nodes=sentinels,
+        service_name=service,
+        sentinel_password=Secret(sentinel_password) if sentinel_password else None,
+    )
+    return Secret(f"redis://{auth}{quote(service, safe='')}/0"), topology
+
+
+def _nodes(
+    reader: _Reader, router: dict[str, Any], name: str, alias: str
+) -> tuple[tuple[RedisNode, ...], str]:
+    """A list of `{host, port}` or `[host, port]` under `name` or its LiteLLM `alias`."""
+    if router.get(name) is not None and router.get(alias) is not None:
+        raise ConfigError(f"router_settings.{alias}", f"give {name} or {alias}, not both")
+    used = alias if router.get(alias) is not None else name
+    key = f"router_settings.{used}"
+    raw = reader.value(router.get(used), key)
+    if raw is None:
+        return (), used
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(key, "must be a non-empty list of {host, port}")
+    return tuple(_node(reader, entry, f"{key}[{i}]") for i, entry in enumerate(raw)), used
+
+
+def _node(reader: _Reader, raw: Any, key: str) -> RedisNode:
+    if isinstance(raw, dict):
+        entry = reader.section(raw, key, "redis_node")
+        host, port = entry.get("host"), entry.get("port")
+    elif isinstance(raw, list) and len(raw) == 2:
+        host, port = raw
+    else:
+        raise ConfigError(key, "must be {host, port} or [host, port]")
+    host, port = reader.value(host, f"{key}.host"), reader.value(port, f"{key}.port")
+    if not isinstance(host, str) or not host:
+        raise ConfigError(f"{key}.host", "must be a host name or address")
+    if not str(port).isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{key}.port", f"must be a port number, got {port!r}")
+    return RedisNode(host, int(port))
+
+
+def _flag(reader: _Reader, router: dict[str, Any], name: str) -> bool | None:
+    raw = reader.value(router.get(name), f"router_settings.{name}")
+    if raw is None or isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ConfigError(f"router_settings.{name}", f"must be true or false, got {raw!r}")
+
+
+def _one_of(reader: _Reader, router: dict[str, Any], name: str, alias: str) -> str | None:
+    if router.get(name) is not None and router.get(alias) is not None:
+        raise ConfigError(f"router_settings.{alias}", f"give {name} or {alias}, not both")
+    return reader.text(router, name, "router_settings") or reader.text(
+        router, alias, "router_settings"
+    )
+
+
+def _exclusive(router: dict[str, Any], key: str, others: tuple[str, ...]) -> None:
+    for other in others:
+        if other != key and router.get(other) is not None:
+            raise ConfigError(f"router_settings.{other}", f"cannot be combined with {key}")
+
+
+def _password(reader: _Reader, router: dict[str, Any]) -> str | None:
+    password = reader.text(router, "redis_password", "router_settings")
+    return password or reader.environ.get("REDIS_PASSWORD")
+
+
+def _node_url(host: str, port: str, password: str | None) -> str:
+    auth = f":{quote(password, safe='')}@" if password else ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"redis://{auth}{host}:{port}/0"
+
+
+def _check_cluster_url(url: str) -> None:
+    if url.startswith("unix://"):
+        raise ConfigError("router_settings.redis_url", "a Redis Cluster is reached over TCP")
+    if urlsplit(url).path not in ("", "/", "/0"):
+        raise ConfigError("router_settings.redis_url", "a Redis Cluster has only database 0")
 
 
 def _log_format(reader: _Reader, server: dict[str, Any]) -> str:

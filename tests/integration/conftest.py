@@ -12,7 +12,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import asyncpg
@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
-from tether.config import CacheSettings, Secret, Settings
+from tether.config import CacheSettings, RedisTopology, Secret, Settings
 from tether.state import ConversationStore, StoreOptions, open_store_with
 
 from .redis_server import RedisServer
@@ -108,6 +108,7 @@ class Backend:
     database_url: str
     key_prefix: str
     redis_url: str = REDIS_URL
+    topology: RedisTopology = field(default_factory=RedisTopology)  # Cluster: tests/cluster
 
     @property
     def redis(self) -> bool:
@@ -116,6 +117,7 @@ class Backend:
     def settings(self, **cache: float) -> Settings:
         return Settings(
             redis_url=Secret(self.redis_url) if self.redis else None,
+            redis=self.topology,
             database_url=Secret(self.database_url),
             cache=replace(TEST_CACHE, **cache),  # type: ignore[arg-type]
         )

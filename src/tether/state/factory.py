@@ -5,17 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-
 from tether.config import Settings
 from tether.errors import StorageUnavailable
+from tether.state.cache import Health
 from tether.state.database import SqlDatabase
 from tether.state.engine import create_engine
 from tether.state.flusher import Flusher
@@ -26,6 +22,7 @@ from tether.state.local import LocalCopies
 from tether.state.memory_cache import MemoryCache
 from tether.state.migrate import Schema
 from tether.state.redis_cache import RedisCache
+from tether.state.redis_clients import Patience, RedisClient, follow_primary, redis_client
 from tether.state.store import ConversationStore
 from tether.state.writer import DurableWriter, WriterTiming
 
@@ -49,6 +46,8 @@ class StoreOptions:
     redis_connect_timeout_seconds: float = 0.25
     # The durable writer moves batches of up to flush_batch_size records: no hurry.
     writer_redis_timeout_seconds: float = 2.0
+    # On a Cluster the writer also retries after re-reading the slot map (a failover).
+    writer_cluster_retries: int = 2
     # How often a background heartbeat checks Redis: it opens the breaker when Redis
     # stops answering, closes it when Redis is back, notices when Redis lost its data.
     heartbeat_seconds: float = 0.5
@@ -56,7 +55,8 @@ class StoreOptions:
 
 @asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[ConversationStore]:
-    """Redis client (if configured), database engine, migrations, durable writer.
+    """Redis clients (if configured: one server, Cluster or Sentinel), database engine,
+    migrations, durable writer.
 
     On exit the writer drains (everything pending reaches the database), then every
     client is closed.
@@ -79,15 +79,13 @@ async def open_store_with(
             yield ConversationStore(MemoryCache(settings.cache), database)
             return
         await _migrate_or_defer(schema)
-        url, keys = settings.redis_url.reveal(), Keys(options.key_prefix)
+        url, topology, keys = settings.redis_url, settings.redis, Keys(options.key_prefix)
         # Two clients: requests get tight per-operation timeouts, the writer patient ones.
-        client = _redis_client(
-            url, options.redis_timeout_seconds, options.redis_connect_timeout_seconds
-        )
-        stack.push_async_callback(client.aclose)
-        patience = options.writer_redis_timeout_seconds
-        writer_client = _redis_client(url, patience, patience)
-        stack.push_async_callback(writer_client.aclose)
+        hurried = Patience(options.redis_timeout_seconds, options.redis_connect_timeout_seconds)
+        client = await stack.enter_async_context(redis_client(url, topology, hurried))
+        waits = options.writer_redis_timeout_seconds
+        patient = Patience(waits, waits, cluster_retries=options.writer_cluster_retries)
+        writer_client = await stack.enter_async_context(redis_client(url, topology, patient))
         instance = options.consumer or _instance_id()
         cache = RedisCache(client, settings.cache, keys, instance)
         await cache.heartbeat()  # this instance's marker: from now on its absence is a loss
@@ -100,7 +98,7 @@ async def open_store_with(
         await writer.start()
         stack.push_async_callback(writer.close)
         guard = CacheGuard(
-            cache.heartbeat,
+            _heartbeat(cache, client, writer_client),
             interval=options.heartbeat_seconds,
             on_failure=writer.cache_failed,
             on_loss=writer.cache_failed,
@@ -110,6 +108,17 @@ async def open_store_with(
         yield ConversationStore(cache, database, writer=writer, copies=copies, guard=guard)
 
 
+def _heartbeat(cache: RedisCache, *clients: RedisClient) -> Callable[[], Awaitable[Health]]:
+    """The guard's heartbeat: with Sentinel, first learn which server is the primary now."""
+
+    async def heartbeat() -> Health:
+        for client in clients:
+            await follow_primary(client)
+        return await cache.heartbeat()
+
+    return heartbeat
+
+
 async def _migrate_or_defer(schema: Schema) -> None:
     # With Redis, turns can wait for a database that is down: start anyway, and let
     # the first database call that finds it back run the migration.
@@ -117,18 +126,6 @@ async def _migrate_or_defer(schema: Schema) -> None:
         await schema.ensure()
     except StorageUnavailable as exc:
         log.error("%s; serving from Redis, turns wait for the database", exc)
-
-
-def _redis_client(url: str, timeout: float, connect_timeout: float) -> Redis:
-    # RESP2 is measurably faster with redis-py 8. One immediate retry replaces a pooled
-    # connection that Redis dropped; a timeout is not retried (it would double the wait).
-    return Redis.from_url(
-        url,
-        protocol=2,
-        socket_timeout=timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-    )
 
 
 def _timing(settings: Settings, options: StoreOptions) -> WriterTiming:

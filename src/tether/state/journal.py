@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from redis.typing import KeyT, StreamIdT
 
 from tether.state.entry import Entry
 from tether.state.keys import WRITER_GROUP, Keys, entry_from_fields, session_tag
 from tether.state.redis_cache import translate_errors
+from tether.state.redis_clients import RedisClient
 
 
 class StreamLost(Exception):
@@ -30,9 +30,13 @@ class Delivery:
 
 
 class RedisJournal:
-    """One consumer of the writers' group. Errors surface as CacheUnavailable."""
+    """One consumer of the writers' group. Errors surface as CacheUnavailable.
 
-    def __init__(self, client: Redis, keys: Keys, consumer: str) -> None:
+    On a Cluster the stream lives in one slot; the pipelines below that touch session
+    keys (tombstones, states) are not transactions, so they may span slots.
+    """
+
+    def __init__(self, client: RedisClient, keys: Keys, consumer: str) -> None:
         self._client = client
         self._keys = keys
         self.consumer = consumer

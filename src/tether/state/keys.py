@@ -12,21 +12,47 @@ every response id, so all keys of a session share one Redis Cluster hash slot):
                                   session's last read or write.
     <prefix>{S}:del:<id>   string tombstone of a deleted response (7 days), so a
                                   pending stream entry or a refill cannot revive it
+    <prefix>{S}:dur:<id>   string "already durable" note (10 minutes), left by the writer
+                                  for a record it committed but did not find cached
+                                  (see Redis Cluster below)
     <prefix>writes         stream pending durable writes, consumer group `tether-writers`
-    <prefix>alive:<name>   string one per gateway instance (its writer consumer name),
+    <prefix>alive:{<prefix>writes}:<name>
+                           string one per gateway instance (its writer consumer name),
                                   renewed every half second with a one-minute TTL. Found
                                   missing, it tells that instance Redis lost its data
                                   (restarted empty, flushed): its local copies must go
                                   to the database now, and lookups briefly wait for other
-                                  instances doing the same.
+                                  instances doing the same. Its hash tag is the stream's
+                                  name, so on a Cluster it lives in the stream's slot: it
+                                  vanishes exactly when the stream's shard loses its data.
 
 Reads fetch the session hash in one round trip and follow parent headers in
 Python: moving ~2 KB records through Lua costs ~3 us each, which a 50-turn walk
 script pays 50 times (see docs in the state package notes). Writes that must be
-conditional (marking durable, trimming, refills, deletes) are Lua scripts.
+conditional (marking durable, trimming, refills, deletes) are Lua scripts, and every
+script takes only keys of one session: one slot.
 
-The stream is the only key outside a session slot; on Redis Cluster it would need
-one stream per shard. PEXPIRE NX/XX needs Redis >= 7.0.
+Redis Cluster. The stream (with the markers) is the only data outside a session's
+slot, so recording a turn cannot be one MULTI there. On one server (or a Sentinel
+primary) it is: record, index, pending flag and journal entry together. On a
+Cluster the journal entry is written first and the session second (ADD_PENDING),
+each atomic on its own shard:
+- a crash (or a failure) between the two leaves a journal entry whose record was
+  never cached: the writer commits it, a turn no client saw — harmless, and the
+  client's request degrades to a synchronous database write anyway;
+- the reverse order could leave a record pending with no journal entry: held
+  without TTL forever, or lost if nothing else had it;
+- a writer fast enough to commit the entry before the session write lands finds
+  nothing to settle; it leaves a `dur` note, and ADD_PENDING, seeing it, caches the
+  record as durable instead of pending (else the session would never expire).
+One stream per shard was the alternative; a stream per slot is 16,384 streams to
+poll, and a stream per node needs keys placed by a topology that can change.
+
+Loss detection on a Cluster covers the stream's shard (the marker lives there);
+another shard restarted empty loses only cached records, whose journal entries
+survive: the writer commits them, and reconcile writes any local copy found gone.
+
+PEXPIRE NX/XX needs Redis >= 7.0.
 """
 
 from __future__ import annotations
@@ -41,6 +67,8 @@ from tether.state.entry import Entry
 KEY_PREFIX = "tether:v1:"
 WRITER_GROUP = "tether-writers"
 TOMBSTONE_SECONDS = 7 * 24 * 3600
+# A `dur` note outlives any plausible gap between a journal entry and its session write.
+DURABLE_NOTE_SECONDS = 600
 MARKER_MS = 60_000  # an instance's `alive` marker outlives a minute without renewal
 ID_LENGTH = 69  # "resp_" + 32 hex session + 32 hex random
 _ROOT = b" " * ID_LENGTH
@@ -69,10 +97,14 @@ class Keys:
         return [self.records(session), self.index(session), self.pending(session)]
 
     def alive(self, instance: str) -> str:
-        return f"{self.prefix}alive:{instance}"
+        # Hash-tagged with the stream's name: the stream's slot on a Cluster.
+        return f"{self.prefix}alive:{{{self.stream}}}:{instance}"
 
     def tombstone(self, response_id: str) -> str:
         return f"{self.prefix}{{{session_tag(response_id)}}}:del:{response_id}"
+
+    def durable_note(self, response_id: str) -> str:
+        return f"{self.prefix}{{{session_tag(response_id)}}}:dur:{response_id}"
 
 
 def session_tag(response_id: str) -> str:
@@ -142,17 +174,40 @@ local function settle(ttl, cap)
 end
 """
 
-# ARGV: ttl ms, cap, then (created_at, id) per record now in the database.
+# KEYS[4..]: a `dur` note per record. ARGV: ttl ms, cap, note seconds, then
+# (created_at, id) per record now in the database. A record not cached (yet) gets
+# its note: on a Cluster its session write may still be on the way.
 MARK_DURABLE = (
     _SETTLE
     + """
-for i = 3, #ARGV, 2 do
-  redis.call('SREM', pend, ARGV[i + 1])
-  if redis.call('HEXISTS', h, ARGV[i + 1]) == 1 then
-    redis.call('ZADD', idx, ARGV[i], ARGV[i + 1])
+for j = 4, #KEYS do
+  local a = 4 + (j - 4) * 2
+  redis.call('SREM', pend, ARGV[a + 1])
+  if redis.call('HEXISTS', h, ARGV[a + 1]) == 1 then
+    redis.call('ZADD', idx, ARGV[a], ARGV[a + 1])
+  else
+    redis.call('SET', KEYS[j], '1', 'EX', ARGV[3])
   end
 end
 settle(ARGV[1], tonumber(ARGV[2]))
+return 0
+"""
+)
+
+# Redis Cluster's session write, after the journal entry (see the module notes).
+# KEYS[4]: the record's `dur` note. ARGV: ttl ms, cap, id, packed value, created_at.
+ADD_PENDING = (
+    _SETTLE
+    + """
+redis.call('HSET', h, ARGV[3], ARGV[4])
+redis.call('ZADD', idx, ARGV[5], ARGV[3])
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  settle(ARGV[1], tonumber(ARGV[2]))
+else
+  redis.call('SADD', pend, ARGV[3])
+  redis.call('PERSIST', h)
+  redis.call('PERSIST', idx)
+end
 return 0
 """
 )

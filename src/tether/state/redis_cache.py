@@ -7,15 +7,18 @@ from contextlib import contextmanager
 from itertools import groupby
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import RedisError
-from redis.typing import EncodableT
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+from redis.typing import EncodableT, KeyT
 
 from tether.config import CacheSettings
 from tether.state.cache import CacheUnavailable, Census, Health, Walk
 from tether.state.entry import Entry
 from tether.state.keys import (
+    ADD_PENDING,
+    DURABLE_NOTE_SECONDS,
     MARK_DURABLE,
     MARKER_MS,
     REFILL,
@@ -28,6 +31,10 @@ from tether.state.keys import (
     session_tag,
     stream_fields,
 )
+from tether.state.redis_clients import REDIS_ERRORS, RedisClient
+
+# One script call: its keys (all in one slot) and its arguments.
+ScriptCall = tuple[list[KeyT], list[EncodableT]]
 
 
 @contextmanager
@@ -35,7 +42,7 @@ def translate_errors(operation: str) -> Iterator[None]:
     """Redis and socket failures become CacheUnavailable, the one error the store degrades on."""
     try:
         yield
-    except (RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         raise CacheUnavailable(f"redis {operation} failed: {exc}") from exc
 
 
@@ -45,22 +52,26 @@ CENSUS_LIMIT = 10_000
 class RedisCache:
     """A session per hash under its hash tag; see `keys` for the layout.
 
-    The client is passed in and owned by the caller; it must not decode responses.
+    The client (one server, a Sentinel primary, or a Cluster) is passed in and owned
+    by the caller; it must not decode responses.
     """
 
     backend = "redis"
 
     def __init__(
-        self, client: Redis, settings: CacheSettings, keys: Keys, instance: str | None = None
+        self, client: RedisClient, settings: CacheSettings, keys: Keys, instance: str | None = None
     ) -> None:
-        if client.connection_pool.connection_kwargs.get("decode_responses"):
+        if client.get_encoder().decode_responses:
             raise ValueError("RedisCache needs a client with decode_responses=False")
         self._client = client
+        # A Cluster keeps the stream and each session in different slots: no MULTI spans them.
+        self._sharded = isinstance(client, RedisCluster)
         self._keys = keys
         # This instance's `alive` marker: None, and the cache never reports a loss.
         self._marker = keys.alive(instance) if instance is not None else None
         self._ttl_ms = settings.ttl_seconds * 1000
         self._cap = settings.max_responses_per_session
+        self._add = client.register_script(ADD_PENDING)
         self._mark = client.register_script(MARK_DURABLE)
         self._refill = client.register_script(REFILL)
         self._remove = client.register_script(REMOVE)
@@ -89,8 +100,11 @@ class RedisCache:
         return _follow(session, response_id, limit, max(0, self._cap - size), self._lost(replies))
 
     async def add_pending(self, entry: Entry) -> bool:
-        # One MULTI: the record, its index entry, the session held without TTL (never
-        # evicted before durable) and the journal entry the durable writer picks up.
+        if self._sharded:
+            return await self._add_pending_sharded(entry)
+        # One server (or a Sentinel primary): one MULTI holds the record, its index entry,
+        # the session held without TTL (never evicted before durable) and the journal
+        # entry the durable writer picks up.
         records, index, pending = self._keys.session_keys(session_tag(entry.id))
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.hset(records, entry.id, pack(entry))
@@ -104,6 +118,23 @@ class RedisCache:
                 replies = await pipe.execute()
         return self._lost(replies)
 
+    async def _add_pending_sharded(self, entry: Entry) -> bool:
+        # Redis Cluster: the journal entry first (the marker rides along: same slot),
+        # then the session's keys in one script. See `keys` for why this order.
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._keys.stream, stream_fields(entry))
+            self._check_marker(pipe)
+            with translate_errors("record"):
+                replies = await pipe.execute()
+        keys: list[KeyT] = [
+            *self._keys.session_keys(session_tag(entry.id)),
+            self._keys.durable_note(entry.id),
+        ]
+        args: list[EncodableT] = [self._ttl_ms, self._cap, entry.id, pack(entry), entry.created_at]
+        with translate_errors("record"):
+            await self._add(keys=keys, args=args)
+        return self._lost(replies)
+
     async def add_durable(self, entries: Sequence[Entry]) -> None:
         for session, group in _by_session(entries):
             keys = self._keys.session_keys(session)
@@ -115,14 +146,36 @@ class RedisCache:
                 await self._refill(keys=keys, args=args)
 
     async def mark_durable(self, entries: Sequence[Entry]) -> None:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for session, group in _by_session(entries):
-                args: list[EncodableT] = [self._ttl_ms, self._cap]
-                for entry in group:
-                    args += [entry.created_at, entry.id]
-                await self._mark(keys=self._keys.session_keys(session), args=args, client=pipe)
-            with translate_errors("mark durable"):
-                await pipe.execute()
+        calls: list[ScriptCall] = []
+        for session, group in _by_session(entries):
+            keys: list[KeyT] = [*self._keys.session_keys(session)]
+            args: list[EncodableT] = [self._ttl_ms, self._cap, DURABLE_NOTE_SECONDS]
+            for entry in group:
+                keys.append(self._keys.durable_note(entry.id))
+                args += [entry.created_at, entry.id]
+            calls.append((keys, args))
+        with translate_errors("mark durable"):
+            await self._pipelined(self._mark, calls)
+
+    async def _pipelined(self, script: AsyncScript, calls: list[ScriptCall]) -> None:
+        """Many calls of one script in one pipeline (on a Cluster: one per node, at once).
+
+        A server that lost its script cache (restarted, failed over) answers NOSCRIPT,
+        which a pipeline cannot fix as it goes: load the script (on every primary) and
+        run the batch once more; the scripts it runs are idempotent. (That NOSCRIPT is
+        why redis-py blocks `evalsha` on cluster pipelines; the raw command is queued.)
+        """
+        for attempt in (1, 2):
+            async with self._client.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                replies = await pipe.execute(raise_on_error=False)
+            errors = [reply for reply in replies if isinstance(reply, Exception)]
+            if not errors:
+                return
+            if attempt == 2 or not all(isinstance(error, NoScriptError) for error in errors):
+                raise errors[0]
+            await self._client.script_load(script.script)
 
     async def remove(self, response_id: str) -> bool:
         keys = self._keys.session_keys(session_tag(response_id))
@@ -133,15 +186,17 @@ class RedisCache:
 
     async def heartbeat(self) -> Health:
         """Renew this instance's marker: "lost" if it was gone, "down" if Redis did not answer."""
+        if (self._marker is None or self._sharded) and not await self.ping():
+            return "down"
         if self._marker is None:
-            return "ok" if await self.ping() else "down"
+            return "ok"
         try:
             previous = await self._client.set(self._marker, 1, px=MARKER_MS, get=True)
-        except (RedisError, OSError):
+        except REDIS_ERRORS:
             return "down"
         return "ok" if previous is not None else "lost"
 
-    def _check_marker(self, pipe: Pipeline) -> None:
+    def _check_marker(self, pipe: Pipeline | ClusterPipeline) -> None:
         # Last in the round trip: sets the marker only if it was missing (Redis lost it).
         if self._marker is not None:
             pipe.set(self._marker, 1, px=MARKER_MS, nx=True)
@@ -151,12 +206,15 @@ class RedisCache:
 
     async def ping(self) -> bool:
         try:
+            if isinstance(self._client, RedisCluster):
+                # Every primary: a shard that does not answer fails the requests it holds.
+                return bool(await self._client.ping(target_nodes=RedisCluster.PRIMARIES))
             return bool(await self._client.ping())
-        except (RedisError, OSError):
+        except REDIS_ERRORS:
             return False
 
     async def census(self) -> Census:
-        """Counts sessions by SCAN (bounded: at most CENSUS_LIMIT sessions are visited)."""
+        """Counts sessions by SCAN (every primary of a Cluster; at most CENSUS_LIMIT sessions)."""
         sessions = records = size = 0
         complete = True
         try:
@@ -171,7 +229,7 @@ class RedisCache:
                     count, used = await pipe.execute()
                 records += int(count or 0)
                 size += int(used or 0)
-        except (RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise CacheUnavailable(f"redis census failed: {exc}") from exc
         return Census(sessions, records, size, complete)
 
@@ -180,7 +238,7 @@ class RedisCache:
         try:
             save = await self._client.config_get("save")
             aof = await self._client.config_get("appendonly")
-        except (RedisError, OSError):
+        except REDIS_ERRORS:
             return "unknown"
         kinds = [
             k

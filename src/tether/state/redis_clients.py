@@ -1,0 +1,172 @@
+"""Redis clients for each topology: one server, a Cluster, or the primary Sentinel names."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import parse_url
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
+
+from tether.config import RedisTopology, Secret
+
+RedisClient: TypeAlias = Redis | RedisCluster
+
+# What a Redis call can raise when Redis is unreachable or misbehaving. The cluster
+# client raises RedisClusterException (not a RedisError) when no node answers.
+REDIS_ERRORS = (RedisError, RedisClusterException, OSError)
+
+# A cluster client fails a command when a node's pool is full (100 by default); the
+# single-server pool has no such cap, and neither should the cluster's: concurrency is
+# bounded by the requests in flight.
+_CLUSTER_MAX_CONNECTIONS = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class Patience:
+    """How long one client waits, and how it retries."""
+
+    timeout: float  # per operation
+    connect_timeout: float
+    # One server or Sentinel: immediate retries on a dropped connection (a timeout is
+    # never retried: it would double the wait).
+    retries: int = 1
+    # Cluster: retries after re-reading the slot map; a pipeline pauses 250 ms first
+    # and drops every pooled connection, so requests take none and degrade instead.
+    cluster_retries: int = 0
+
+
+@asynccontextmanager
+async def redis_client(
+    url: Secret, topology: RedisTopology, patience: Patience
+) -> AsyncIterator[RedisClient]:
+    """A client for the configured topology, closed on exit. Nothing connects until used."""
+    if topology.kind == "sentinel":
+        async with _sentinel_primary(url.reveal(), topology, patience) as primary:
+            yield primary
+        return
+    client: RedisClient = (
+        _cluster(url.reveal(), topology, patience)
+        if topology.cluster
+        else _standalone(url.reveal(), patience)
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def _common(patience: Patience) -> dict[str, Any]:
+    # RESP2 is measurably faster with redis-py 8.
+    return {
+        "protocol": 2,
+        "socket_timeout": patience.timeout,
+        "socket_connect_timeout": patience.connect_timeout,
+    }
+
+
+def _retry(patience: Patience) -> Retry:
+    return Retry(NoBackoff(), patience.retries, supported_errors=(RedisConnectionError,))
+
+
+def _standalone(url: str, patience: Patience) -> Redis:
+    return Redis.from_url(url, retry=_retry(patience), **_common(patience))
+
+
+def _cluster(url: str, topology: RedisTopology, patience: Patience) -> RedisCluster:
+    return RedisCluster.from_url(
+        url,
+        startup_nodes=[ClusterNode(node.host, node.port) for node in topology.nodes],
+        retry=Retry(NoBackoff(), patience.cluster_retries),
+        max_connections=_CLUSTER_MAX_CONNECTIONS,
+        **_common(patience),
+    )
+
+
+async def follow_primary(client: RedisClient) -> None:
+    """Sentinel: ask which server is the primary now (the heartbeat does, twice a second).
+
+    After a switch-over Sentinel leaves the old primary writable for ~10 s before it
+    demotes it; connections still on it would write there, and those writes vanish at
+    the demotion. Once the pool knows the new address, each connection moves before its
+    next command (`_PrimaryConnection`). Elsewhere there is nothing to follow.
+    """
+    pool = getattr(client, "connection_pool", None)
+    if isinstance(pool, SentinelConnectionPool):
+        # No sentinel answering is not the primary failing: the heartbeat's own command
+        # to the primary says whether Redis is up.
+        with contextlib.suppress(*REDIS_ERRORS):
+            await pool.get_master_address()  # type: ignore[no-untyped-call]  # redis-py: unannotated
+
+
+class _PrimaryConnection(SentinelManagedConnection):
+    """A connection that stays on the primary Sentinel names.
+
+    It asks Sentinel on every connect, a command's reconnect included: redis-py
+    reconnects a dropped connection (the retry after READONLY from a demoted primary)
+    through `connect_check_health`, past the lookup in `connect`, and would dial the old
+    primary again (redis/redis-py#3874, open in 8.1). And before each command it moves
+    if its pool has since learnt of another primary (`follow_primary`).
+    """
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        primary = self.connection_pool.master_address
+        if self.is_connected and primary is not None and (self.host, self.port) != primary:
+            await self.disconnect()
+        await super().send_packed_command(command, check_health)
+
+    async def _connect_retry(self) -> None:
+        await self.connect_check_health(
+            check_health=self.connection_pool.check_connection, retry_socket_connect=False
+        )
+
+    async def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        if not self.is_connected:
+            self.host, self.port = await self.connection_pool.get_master_address()
+        await super().connect_check_health(
+            check_health=check_health, retry_socket_connect=retry_socket_connect
+        )
+
+
+@asynccontextmanager
+async def _sentinel_primary(
+    url: str, topology: RedisTopology, patience: Patience
+) -> AsyncIterator[Redis]:
+    # Each new connection asks the sentinels for the primary; one told it is now a
+    # replica (READONLY) drops and asks again.
+    sentinel_auth = topology.sentinel_password
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        [(node.host, node.port) for node in topology.nodes],
+        sentinel_kwargs={
+            **_common(patience),
+            "password": sentinel_auth.reveal() if sentinel_auth else None,
+        },
+    )
+    target = parse_url(url)  # the primary's password and database; its host is the service
+    primary: Redis = sentinel.master_for(
+        topology.service_name or "",
+        username=target.get("username"),
+        password=target.get("password"),
+        db=target.get("db", 0),
+        retry=_retry(patience),
+        connection_class=_PrimaryConnection,
+        **_common(patience),
+    )
+    try:
+        yield primary
+    finally:
+        await primary.aclose()
+        await sentinel.aclose()

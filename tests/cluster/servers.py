@@ -1,0 +1,286 @@
+"""Throw-away Redis topologies on loopback: a six-node Cluster, and a Sentinel-watched pair.
+
+Every process keeps its files in the given directory and is stopped by `close()`,
+whatever happened before; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import redis
+
+BINARY = os.environ.get("TETHER_TEST_REDIS_SERVER", "redis-server")
+CLI = os.environ.get("TETHER_TEST_REDIS_CLI", "redis-cli")
+SERVICE = "tether-primary"
+# Replicas attach within ~2.4 s with these (instead of ~12 s with the defaults).
+_FAST_REPLICATION = ("--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1")
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (held open together, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found: these tests run their own Redis processes")
+    return found
+
+
+class _Processes:
+    """redis-server processes, each with its log in `workdir`."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._processes: dict[int, subprocess.Popen[bytes]] = {}
+
+    def spawn(self, port: int, *args: str) -> None:
+        with (self.workdir / f"redis-{port}.log").open("ab") as log:
+            self._processes[port] = subprocess.Popen(
+                [_binary(BINARY), *args], stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def client(self, port: int, password: str | None = None) -> redis.Redis:
+        return redis.Redis(port=port, password=password, socket_timeout=2, socket_connect_timeout=2)
+
+    def answers(self, port: int, password: str | None = None) -> bool:
+        try:
+            with self.client(port, password) as client:
+                return bool(client.ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    def close(self) -> None:
+        for process in self._processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+        for process in self._processes.values():
+            process.wait(10)
+        self._processes.clear()
+
+
+class RedisClusterNodes(_Processes):
+    """Six nodes: three primaries, one replica each, every slot covered."""
+
+    def __init__(self, workdir: Path, size: int = 6) -> None:
+        super().__init__(workdir)
+        ports = free_ports(2 * size)
+        self.ports, self._bus_ports = ports[:size], ports[size:]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def start(self) -> RedisClusterNodes:
+        for port, bus in zip(self.ports, self._bus_ports, strict=True):
+            self.spawn(port, *self._node_args(port, bus))
+        for port in self.ports:
+            wait_until(partial(self.answers, port), 10, f"cluster node {port}")
+        nodes = [f"127.0.0.1:{port}" for port in self.ports]
+        create = ["--cluster", "create", *nodes, "--cluster-replicas", "1", "--cluster-yes"]
+        subprocess.run(
+            [_binary(CLI), *create],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        wait_until(self._ok, 20, "cluster_state:ok on every node")
+        wait_until(self._replicated, 20, "every replica in sync with its primary")
+        return self
+
+    def primaries(self) -> list[int]:
+        return [port for port in self.ports if self._role(port) == "master"]
+
+    def keyslot(self, key: str) -> int:
+        with self.client(self.ports[0]) as client:
+            return int(client.execute_command("CLUSTER KEYSLOT", key))
+
+    def keys(self, pattern: str) -> dict[int, list[bytes]]:
+        """Keys matching `pattern`, by the primary holding them."""
+        found: dict[int, list[bytes]] = {}
+        for port in self.primaries():
+            with self.client(port) as client:
+                found[port] = list(client.scan_iter(match=pattern, count=1000))
+        return found
+
+    def _node_args(self, port: int, bus: int) -> list[str]:
+        return [
+            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.workdir)),
+            *("--cluster-enabled", "yes", "--cluster-port", str(bus)),
+            *("--cluster-config-file", f"nodes-{port}.conf"),
+            *("--save", "", "--appendonly", "no", *_FAST_REPLICATION),
+        ]
+
+    def _ok(self) -> bool:
+        return all(self._cluster_state(port) == "ok" for port in self.ports)
+
+    def _cluster_state(self, port: int) -> str | None:
+        try:
+            with self.client(port) as client:
+                info: dict[str, str] = client.execute_command("CLUSTER INFO")
+                return info.get("cluster_state")
+        except (redis.RedisError, OSError):
+            return None
+
+    def _replicated(self) -> bool:
+        replicas = [port for port in self.ports if self._role(port) == "slave"]
+        return len(replicas) == len(self.ports) // 2 and all(
+            self._info(port).get("master_link_status") == "up" for port in replicas
+        )
+
+    def _role(self, port: int) -> str:
+        return str(self._info(port).get("role"))
+
+    def _info(self, port: int) -> dict[str, object]:
+        try:
+            with self.client(port) as client:
+                info: dict[str, object] = client.info("replication")
+                return info
+        except (redis.RedisError, OSError):
+            return {}
+
+
+class SentinelGroup(_Processes):
+    """A primary, its replica and one sentinel, all with passwords (a quorum of one)."""
+
+    PASSWORD = "primary-secret"
+    SENTINEL_PASSWORD = "sentinel-secret"
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir)
+        self.primary, self.replica, self.sentinel = free_ports(3)
+
+    def start(self) -> SentinelGroup:
+        self.spawn(self.primary, *self._data_args(self.primary))
+        following = ("--replicaof", "127.0.0.1", str(self.primary))
+        self.spawn(self.replica, *self._data_args(self.replica), *following)
+        wait_until(lambda: self._linked(self.replica), 15, "the replica attached")
+        self.wait_replicated()
+        conf = self.workdir / "sentinel.conf"
+        conf.write_text(self._sentinel_conf())
+        self.spawn(self.sentinel, str(conf), "--sentinel")
+        wait_until(lambda: self.primary_port() == self.primary, 10, "the sentinel up")
+        wait_until(self._sentinel_knows_the_replica, 10, "the sentinel seeing the replica")
+        return self
+
+    def primary_port(self) -> int | None:
+        """The primary in Sentinel's table (SENTINEL MASTERS), where clients look it up.
+
+        (GET-MASTER-ADDR-BY-NAME names the promoted replica earlier, mid-failover.)
+        """
+        try:
+            with self.client(self.sentinel, self.SENTINEL_PASSWORD) as sentinel:
+                state = sentinel.sentinel_master(SERVICE)
+        except (redis.RedisError, OSError):
+            return None
+        return int(state["port"]) if state.get("is_master") else None
+
+    def wait_replicated(self, timeout: float = 10) -> None:
+        """Until the replica has every write the primary took so far.
+
+        (A freshly attached replica reports its link up ~1 s before the primary starts
+        streaming to it, at its first REPLCONF ACK.)
+        """
+        with self.client(self.primary, self.PASSWORD) as primary:
+            primary.set("tether-test:probe", 1)
+            wait_until(lambda: primary.wait(1, 100) == 1, timeout, "the replica caught up")
+
+    def failover(self, *, demote: bool, timeout: float = 10) -> None:
+        """SENTINEL FAILOVER of a replica holding every write so far; returns once
+        Sentinel's table names it.
+
+        Sentinel leaves the old primary writable for ~10 s more (it waits 4 publish
+        periods before reconfiguring it); `demote` makes it follow the new one at once,
+        as Sentinel will later, so clients still on it meet READONLY now.
+        """
+        self.wait_replicated(timeout)
+        with self.client(self.sentinel, self.SENTINEL_PASSWORD) as sentinel:
+            sentinel.sentinel_failover(SERVICE)
+        wait_until(lambda: self.primary_port() == self.replica, timeout, "the switch-over")
+        wait_until(lambda: self._role(self.replica) == "master", timeout, "the new primary")
+        if demote:
+            with self.client(self.primary, self.PASSWORD) as old:
+                old.replicaof("127.0.0.1", self.replica)
+            wait_until(lambda: self._linked(self.primary), timeout, "the old primary following")
+
+    def holds(self, port: int, response_id: str) -> bool:
+        """Whether the server on `port` has this response cached."""
+        key = f"tether:v1:{{{response_id[5:37]}}}:h"
+        with self.client(port, self.PASSWORD) as client:
+            return bool(client.hexists(key, response_id))
+
+    def _data_args(self, port: int) -> list[str]:
+        return [
+            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.workdir)),
+            *("--dbfilename", f"dump-{port}.rdb", "--save", "", "--appendonly", "no"),
+            *("--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD),
+            *_FAST_REPLICATION,
+        ]
+
+    def _sentinel_conf(self) -> str:
+        return "\n".join(
+            [
+                f"port {self.sentinel}",
+                "bind 127.0.0.1",
+                f"dir {self.workdir}",
+                f"requirepass {self.SENTINEL_PASSWORD}",
+                f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary} 1",
+                f"sentinel auth-pass {SERVICE} {self.PASSWORD}",
+                f"sentinel down-after-milliseconds {SERVICE} 2000",
+                f"sentinel failover-timeout {SERVICE} 10000",
+                "",
+            ]
+        )
+
+    def _linked(self, port: int) -> bool:
+        info = self._info(port)
+        return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+    def _sentinel_knows_the_replica(self) -> bool:
+        # Connected and reporting (flags exactly "slave"): else SENTINEL FAILOVER finds
+        # no suitable replica.
+        with self.client(self.sentinel, self.SENTINEL_PASSWORD) as sentinel:
+            replicas = sentinel.sentinel_slaves(SERVICE)
+        return any(
+            int(entry["port"]) == self.replica
+            and entry.get("flags") == "slave"
+            and entry.get("master-link-status") == "ok"
+            for entry in replicas
+        )
+
+    def _role(self, port: int) -> str:
+        return str(self._info(port).get("role"))
+
+    def _info(self, port: int) -> dict[str, object]:
+        try:
+            with self.client(port, self.PASSWORD) as client:
+                info: dict[str, object] = client.info("replication")
+                return info
+        except (redis.RedisError, OSError):
+            return {}

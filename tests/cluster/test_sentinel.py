@@ -1,0 +1,112 @@
+"""`tether serve` finding its Redis primary through Sentinel, and following a failover."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.faults.load import Conversation
+from tests.faults.rows import stored_ids
+from tests.support.server import TetherServer
+
+from .servers import SERVICE, SentinelGroup
+
+MODELS = [{"model_name": "transcript", "litellm_params": {"model": "echo/transcript"}}]
+
+
+def sentinel_config(
+    group: SentinelGroup, database_url: str, router: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "model_list": MODELS,
+        "router_settings": {"redis_password": group.PASSWORD, **router},
+        "general_settings": {"database_url": database_url},
+        # Nothing flushes while the chain runs: only Redis can answer its follow-ups.
+        "session_cache": {"flush_interval_seconds": 30},
+    }
+
+
+def test_a_chain_runs_on_the_primary_sentinel_names(
+    sentinel_group: SentinelGroup, pg_database: str, tmp_path: Path
+) -> None:
+    router = {  # LiteLLM's spellings
+        "sentinel_nodes": [["127.0.0.1", sentinel_group.sentinel]],
+        "service_name": SERVICE,
+        "sentinel_password": sentinel_group.SENTINEL_PASSWORD,
+    }
+    server = TetherServer(sentinel_config(sentinel_group, pg_database, router), tmp_path).start()
+    try:
+        with Conversation([server.url], "sentinel") as conversation:
+            conversation.say(4)
+        ids = conversation.chain.ids
+        with sentinel_group.client(sentinel_group.primary, sentinel_group.PASSWORD) as primary:
+            assert primary.exists(f"tether:v1:{{{ids[0][5:37]}}}:h")
+        stats = httpx.get(f"{server.url}/v1/session-cache/stats").json()
+        assert stats["cache_errors"] == stats["db_fallbacks"] == stats["sync_writes"] == 0
+        assert server.stop(signal.SIGTERM) == 0  # drains the writer
+    finally:
+        server.stop()
+    assert stored_ids(pg_database) == set(ids)
+
+
+def failover_router(group: SentinelGroup) -> dict[str, Any]:
+    return {
+        "redis_sentinel_nodes": [{"host": "127.0.0.1", "port": group.sentinel}],
+        "redis_sentinel_service_name": SERVICE,
+        "redis_sentinel_password": group.SENTINEL_PASSWORD,
+    }
+
+
+def no_request_noticed(server: TetherServer) -> None:
+    stats = httpx.get(f"{server.url}/v1/session-cache/stats").json()
+    assert stats["cache_errors"] == stats["sync_writes"] == stats["db_fallbacks"] == 0, stats
+
+
+def test_a_chain_continues_through_a_sentinel_failover(
+    sentinel_group: SentinelGroup, pg_database: str, tmp_path: Path
+) -> None:
+    config = sentinel_config(sentinel_group, pg_database, failover_router(sentinel_group))
+    server = TetherServer(config, tmp_path).start()
+    try:
+        with Conversation([server.url], "failover") as conversation:
+            conversation.say(3)
+            sentinel_group.failover(demote=True)  # the old primary follows the new one
+            conversation.say(3)  # every turn still replays the whole chain
+        ids = conversation.chain.ids
+        assert sentinel_group.holds(sentinel_group.replica, ids[-1])  # the new primary
+        # Each pooled connection meets READONLY once and reconnects to the new primary
+        # within the same command: no request noticed (none went to the database).
+        no_request_noticed(server)
+        assert server.stop(signal.SIGTERM) == 0  # drains the writer
+    finally:
+        server.stop()
+    assert stored_ids(pg_database) == set(ids)
+
+
+def test_instances_move_to_the_new_primary_before_the_old_one_is_demoted(
+    sentinel_group: SentinelGroup, pg_database: str, tmp_path: Path
+) -> None:
+    config = sentinel_config(sentinel_group, pg_database, failover_router(sentinel_group))
+    servers = [TetherServer(config, tmp_path).start() for _ in range(2)]
+    try:
+        urls = [server.url for server in servers]
+        with Conversation(urls, "hopping") as conversation:
+            conversation.say(3)
+            sentinel_group.failover(demote=False)  # the old primary stays writable ~10 s
+            time.sleep(1.2)  # two heartbeats: each instance asks Sentinel for the primary
+            conversation.say(4)  # each turn on the other instance: both on the new primary
+        ids = conversation.chain.ids
+        for response_id in ids[3:]:
+            assert sentinel_group.holds(sentinel_group.replica, response_id)
+            assert not sentinel_group.holds(sentinel_group.primary, response_id)
+        for server in servers:
+            no_request_noticed(server)
+            assert server.stop(signal.SIGTERM) == 0
+    finally:
+        for server in servers:
+            server.stop()
+    assert stored_ids(pg_database) == set(ids)
