@@ -29,9 +29,17 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(full, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # A small warm pool: the hot path must never pay for connection set-up.
+    # A small warm pool: the hot path must never pay for connection set-up. Every wait
+    # is bounded (connecting, a pooled connection, a statement), so a stuck database
+    # becomes an error the writer retries rather than a task that never returns.
     return create_async_engine(
-        full, hide_parameters=True, pool_size=10, max_overflow=10, pool_recycle=1800
+        full,
+        hide_parameters=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=1800,
+        pool_timeout=10,
+        connect_args={"timeout": 5, "command_timeout": 30},
     )
 
 
