@@ -73,14 +73,14 @@ class Gateway:
         call = CompletionRequest(
             model=route.upstream_model,
             items=assemble(chain, input_items),
-            instructions=req.instructions,
+            instructions=settings.instructions,  # this turn's own settings only
             tools=settings.tools,
             tool_choice=settings.tool_choice,
-            parallel_tool_calls=req.parallel_tool_calls,
-            temperature=req.temperature,
-            top_p=req.top_p,
-            max_output_tokens=req.max_output_tokens,
-            text_format=req.text,
+            parallel_tool_calls=settings.parallel_tool_calls,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            max_output_tokens=settings.max_output_tokens,
+            text_format=settings.text,
         )
         return PreparedTurn(
             response_id=response_id,
@@ -90,7 +90,7 @@ class Gateway:
             input_items=input_items,
             call=call,
             base=skeleton(response_id, settings, time.time()),
-            store=req.store,
+            store=settings.store,
             provider=provider,
             timing=TurnTiming(chain_turns=len(chain)),
         )

@@ -114,7 +114,7 @@ def test_a_100_kb_turn_is_replayed_whole(client: OpenAI, upstream: FakeUpstream)
     client.responses.create(model="chat", input="next", previous_response_id=first.id)
     messages = upstream.requests[-1].body["messages"]
     assert messages[0]["content"] == big
-    assert messages[1]["content"] == f"reply to: {big}".rstrip() or messages[1]["content"]
+    assert messages[1]["content"] == first.output_text
     assert client.responses.retrieve(first.id).output_text == first.output_text
 
 
@@ -207,8 +207,7 @@ def test_retrieve_delete_and_input_items(client: OpenAI) -> None:
     every = list(client.responses.input_items.list(response.id, order="asc", limit=2))
     assert [_text_of(i) for i in every] == [f"item {i}" for i in range(5)]
 
-    deleted = client.responses.delete(response.id)
-    assert deleted is None or getattr(deleted, "deleted", True)
+    client.responses.delete(response.id)  # the body is checked in test_delete_answers_...
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve(response.id)
     with pytest.raises(openai.BadRequestError) as caught:

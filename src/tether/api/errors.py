@@ -15,8 +15,13 @@ from tether.errors import InvalidRequest, NotFound, StorageUnavailable, TetherEr
 log = logging.getLogger("tether.api")
 
 
+def json_response(body: object, status: int = 200) -> Response:
+    """orjson bytes straight out: the framework never re-serialises them."""
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
 def error_response(error: TetherError) -> Response:
-    return Response(orjson.dumps(error.body()), error.status, media_type="application/json")
+    return json_response(error.body(), error.status)
 
 
 async def handle_tether_error(request: Request, exc: Exception) -> Response:

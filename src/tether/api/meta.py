@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tether.api.errors import json_response
 from tether.api.schemas import InputItemsQuery, ResponseCreate
 from tether.errors import PermissionDenied
 from tether.observability import health
 from tether.resources import Resources
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status, media_type="application/json")
 
 
 async def list_models(request: Request) -> Response:
@@ -25,18 +21,18 @@ async def list_models(request: Request) -> Response:
         {"id": name, "object": "model", "created": 0, "owned_by": route.provider}
         for name, route in resources.registry.routes.items()
     ]
-    return _json({"object": "list", "data": data})
+    return json_response({"object": "list", "data": data})
 
 
 async def liveliness(_request: Request) -> Response:
-    return _json({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def readiness(request: Request) -> Response:
     resources: Resources = request.state.resources
     configured = resources.settings.redis_url is not None
     status, body = await health.readiness(resources.store, configured)
-    return _json(body, status)
+    return json_response(body, status)
 
 
 def openapi_schema() -> dict[str, Any]:
@@ -111,7 +107,7 @@ def openapi_schema() -> dict[str, Any]:
 
 
 async def openapi(_request: Request) -> Response:
-    return _json(openapi_schema())
+    return json_response(openapi_schema())
 
 
 async def metrics(request: Request) -> Response:
@@ -141,4 +137,4 @@ async def session_cache_stats(request: Request) -> Response:
         stats["cache_memory_bytes"] = census.bytes
         stats["average_record_bytes"] = round(census.average_record_bytes, 1)
         stats["census_complete"] = census.complete
-    return _json(stats)
+    return json_response(stats)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from tether.api.body import parse_json, read_limited, validate
-from tether.api.errors import invalid_body
+from tether.api.errors import invalid_body, json_response
 from tether.api.schemas import InputItemsQuery, ResponseCreate
 from tether.api.sse import encode_stream
 from tether.core.caller import Caller
@@ -21,10 +21,6 @@ from tether.resources import Resources
 
 OVERHEAD_HEADER = "x-tether-overhead-ms"
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
-
-
-def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status, media_type="application/json")
 
 
 def _context(request: Request) -> tuple[Resources, Caller]:
@@ -79,7 +75,7 @@ async def get_response(request: Request) -> Response:
     turn = await resources.store.get(response_id, caller.scope)
     if turn is None:
         raise _not_found(response_id)
-    return _json(turn.response)
+    return json_response(turn.response)
 
 
 async def delete_response(request: Request) -> Response:
@@ -87,7 +83,7 @@ async def delete_response(request: Request) -> Response:
     response_id = request.path_params["response_id"]
     if not await resources.store.delete(response_id, caller.scope):
         raise _not_found(response_id)
-    return _json({"id": response_id, "object": "response.deleted", "deleted": True})
+    return json_response({"id": response_id, "object": "response.deleted", "deleted": True})
 
 
 async def list_input_items(request: Request) -> Response:
@@ -100,4 +96,4 @@ async def list_input_items(request: Request) -> Response:
     turn = await resources.store.get(response_id, caller.scope)
     if turn is None:
         raise _not_found(response_id)
-    return _json(page_items(turn.input_items, query.after, query.limit, query.order))
+    return json_response(page_items(turn.input_items, query.after, query.limit, query.order))
