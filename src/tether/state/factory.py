@@ -38,11 +38,13 @@ class StoreOptions:
     claim_idle_seconds: float | None = None  # default: max(5 s, 3 x flush interval)
     drain_timeout_seconds: float = 30.0
     local_copy_limit: int = 100_000
-    # Requests wait this long for one Redis operation, then degrade: a healthy Redis
-    # answers in well under a millisecond, a hung one must not hold a request.
-    redis_timeout_seconds: float = 0.05
-    # A new connection may wait a little longer: a starved event loop can take tens of
-    # milliseconds to finish a loopback handshake, and a hung Redis still accepts one.
+    # Requests wait this long for one Redis operation (connecting included), then
+    # degrade: a healthy Redis answers in well under a millisecond, a hung one must not
+    # hold a request. The deadline runs on the event loop's clock, so it must also
+    # outlast the loop's own lag at saturation (tens of milliseconds at 64 requests in
+    # flight): a false alarm costs half a second of degraded mode.
+    redis_timeout_seconds: float = 0.25
+    # The socket connect's own bound, within that deadline.
     redis_connect_timeout_seconds: float = 0.25
     # The durable writer moves batches of up to flush_batch_size records: no hurry.
     writer_redis_timeout_seconds: float = 2.0
@@ -81,13 +83,18 @@ async def open_store_with(
         await _migrate_or_defer(schema)
         url, topology, keys = settings.redis_url, settings.redis, Keys(options.key_prefix)
         # Two clients: requests get tight per-operation timeouts, the writer patient ones.
-        hurried = Patience(options.redis_timeout_seconds, options.redis_connect_timeout_seconds)
+        # The request side's deadline is one per operation (`RedisCache`), not per read.
+        hurried = Patience(
+            options.redis_timeout_seconds, options.redis_connect_timeout_seconds, per_read=False
+        )
         client = await stack.enter_async_context(redis_client(url, topology, hurried))
         waits = options.writer_redis_timeout_seconds
         patient = Patience(waits, waits, cluster_retries=options.writer_cluster_retries)
         writer_client = await stack.enter_async_context(redis_client(url, topology, patient))
         instance = options.consumer or _instance_id()
-        cache = RedisCache(client, settings.cache, keys, instance)
+        cache = RedisCache(
+            client, settings.cache, keys, instance, timeout=options.redis_timeout_seconds
+        )
         await cache.heartbeat()  # this instance's marker: from now on its absence is a loss
         copies = LocalCopies(options.local_copy_limit)
         journal = RedisJournal(writer_client, keys, instance)

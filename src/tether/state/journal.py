@@ -44,7 +44,7 @@ class RedisJournal:
 
     async def create_group(self) -> None:
         # From id 0, so entries added after a restart but before the group exist count.
-        with translate_errors("create writer group"):
+        async with translate_errors("create writer group"):
             try:
                 await self._client.xgroup_create(
                     self._keys.stream, WRITER_GROUP, "0", mkstream=True
@@ -85,14 +85,14 @@ class RedisJournal:
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.xack(self._keys.stream, WRITER_GROUP, *ids)
             pipe.xdel(self._keys.stream, *ids)
-            with translate_errors("ack"):
+            async with translate_errors("ack"):
                 await pipe.execute()
 
     async def tombstoned(self, ids: Sequence[str]) -> set[str]:
         async with self._client.pipeline(transaction=False) as pipe:
             for response_id in ids:
                 pipe.exists(self._keys.tombstone(response_id))
-            with translate_errors("tombstone check"):
+            async with translate_errors("tombstone check"):
                 found = await pipe.execute()
         return {response_id for response_id, hit in zip(ids, found, strict=True) if hit}
 
@@ -103,14 +103,14 @@ class RedisJournal:
                 records, _, pending = self._keys.session_keys(session_tag(response_id))
                 pipe.sismember(pending, response_id)
                 pipe.hexists(records, response_id)
-            with translate_errors("state check"):
+            async with translate_errors("state check"):
                 replies = await pipe.execute()
         pairs = zip(replies[::2], replies[1::2], strict=True)
         return ["pending" if held else "durable" if cached else "gone" for held, cached in pairs]
 
     async def forget_consumers(self, idle_ms: int) -> None:
         """Remove consumers (dead instances) idle that long with nothing pending."""
-        with translate_errors("consumer cleanup"):
+        async with translate_errors("consumer cleanup"):
             try:
                 consumers = await self._client.xinfo_consumers(self._keys.stream, WRITER_GROUP)
             except ResponseError:  # no stream or group right now: nothing to clean
@@ -121,7 +121,7 @@ class RedisJournal:
                     await self._client.xgroup_delconsumer(self._keys.stream, WRITER_GROUP, name)
 
     async def _guarded(self, command: Any) -> Any:
-        with translate_errors("stream read"):
+        async with translate_errors("stream read"):
             try:
                 return await command
             except ResponseError as exc:

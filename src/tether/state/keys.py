@@ -129,15 +129,22 @@ def record_of(value: bytes) -> bytes:
     return value[ID_LENGTH:]
 
 
-def stream_fields(entry: Entry) -> dict[EncodableT, EncodableT]:
-    return {
-        "id": entry.id,
-        "s": entry.session,
-        "p": entry.parent_id or "",
-        "o": entry.owner,
-        "t": repr(entry.created_at),
-        "r": entry.data,
-    }
+def stream_args(entry: Entry) -> list[EncodableT]:
+    """The journal entry as XADD's field/value list (`entry_from_fields` reads it back)."""
+    return [
+        "id",
+        entry.id,
+        "s",
+        entry.session,
+        "p",
+        entry.parent_id or "",
+        "o",
+        entry.owner,
+        "t",
+        repr(entry.created_at),
+        "r",
+        entry.data,
+    ]
 
 
 def entry_from_fields(fields: Mapping[bytes, bytes]) -> Entry:
@@ -193,6 +200,41 @@ settle(ARGV[1], tonumber(ARGV[2]))
 return 0
 """
 )
+
+# One server (or a Sentinel primary): a chain lookup's one call. KEYS: records, index,
+# this instance's marker (or the records again, when there is none). ARGV: ttl ms,
+# marker ms (0: no marker). Returns the session's records as HGETALL does, then 1 if
+# the marker was missing (Redis lost data), else 0. The TTL renewal is XX: it keeps
+# off sessions still holding pending records.
+WALK = """
+local found = redis.call('HGETALL', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1], 'XX')
+redis.call('PEXPIRE', KEYS[2], ARGV[1], 'XX')
+local lost = 0
+if ARGV[2] ~= '0' and redis.call('SET', KEYS[3], '1', 'PX', ARGV[2], 'NX') then
+  lost = 1
+end
+found[#found + 1] = lost
+return found
+"""
+
+# One server (or a Sentinel primary): the whole record in one call. KEYS[4]: the
+# stream, KEYS[5]: this instance's marker (or the stream again, when there is none).
+# ARGV: id, packed value, created_at, marker ms (0: no marker), then the stream
+# entry's field/value pairs. Returns 1 when the marker was missing: Redis lost data.
+RECORD = """
+local h, idx, pend = KEYS[1], KEYS[2], KEYS[3]
+redis.call('HSET', h, ARGV[1], ARGV[2])
+redis.call('ZADD', idx, ARGV[3], ARGV[1])
+redis.call('SADD', pend, ARGV[1])
+redis.call('PERSIST', h)
+redis.call('PERSIST', idx)
+redis.call('XADD', KEYS[4], '*', unpack(ARGV, 5))
+if ARGV[4] ~= '0' and redis.call('SET', KEYS[5], '1', 'PX', ARGV[4], 'NX') then
+  return 1
+end
+return 0
+"""
 
 # Redis Cluster's session write, after the journal entry (see the module notes).
 # KEYS[4]: the record's `dur` note. ARGV: ttl ms, cap, id, packed value, created_at.

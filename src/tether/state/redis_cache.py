@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from itertools import groupby
+from types import TracebackType
 from typing import Any
 
 from redis.asyncio.client import Pipeline
@@ -21,15 +22,17 @@ from tether.state.keys import (
     DURABLE_NOTE_SECONDS,
     MARK_DURABLE,
     MARKER_MS,
+    RECORD,
     REFILL,
     REMOVE,
     TOMBSTONE_SECONDS,
+    WALK,
     Keys,
     pack,
     parent_of,
     record_of,
     session_tag,
-    stream_fields,
+    stream_args,
 )
 from tether.state.redis_clients import REDIS_ERRORS, RedisClient
 
@@ -37,16 +40,47 @@ from tether.state.redis_clients import REDIS_ERRORS, RedisClient
 ScriptCall = tuple[list[KeyT], list[EncodableT]]
 
 
-@contextmanager
-def translate_errors(operation: str) -> Iterator[None]:
-    """Redis and socket failures become CacheUnavailable, the one error the store degrades on."""
-    try:
-        yield
-    except REDIS_ERRORS as exc:
-        raise CacheUnavailable(f"redis {operation} failed: {exc}") from exc
+class Bounded:
+    """One deadline for a whole operation (None: the client's own socket timeouts),
+    with Redis and socket failures, a missed deadline among them, as CacheUnavailable.
+
+    A request's cache call is bounded once here rather than on every socket read: the
+    client times nothing itself, and a call cut short drops its connection.
+    """
+
+    __slots__ = ("_deadline", "_operation", "_timeout")
+
+    def __init__(self, operation: str, timeout: float | None) -> None:
+        self._operation = operation
+        self._timeout = timeout
+        self._deadline: asyncio.Timeout | None = None
+
+    async def __aenter__(self) -> None:
+        if self._timeout is not None:
+            self._deadline = asyncio.timeout(self._timeout)
+            await self._deadline.__aenter__()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._deadline is not None:
+            try:
+                await self._deadline.__aexit__(kind, exc, tb)
+            except TimeoutError:
+                raise CacheUnavailable(
+                    f"redis {self._operation} timed out after {self._timeout:g} s"
+                ) from None
+        if isinstance(exc, REDIS_ERRORS):
+            raise CacheUnavailable(f"redis {self._operation} failed: {exc}") from exc
+
+
+def translate_errors(operation: str) -> Bounded:
+    """No deadline of its own (the client's socket timeouts apply): errors translated."""
+    return Bounded(operation, None)
 
 
 CENSUS_LIMIT = 10_000
+CENSUS_SECONDS = 10.0
 
 
 class RedisCache:
@@ -59,8 +93,16 @@ class RedisCache:
     backend = "redis"
 
     def __init__(
-        self, client: RedisClient, settings: CacheSettings, keys: Keys, instance: str | None = None
+        self,
+        client: RedisClient,
+        settings: CacheSettings,
+        keys: Keys,
+        instance: str | None = None,
+        *,
+        timeout: float | None = None,
     ) -> None:
+        """`timeout`: the deadline of each operation, for a client that times nothing
+        itself (see `Bounded`); None leaves it to the client's socket timeouts."""
         if client.get_encoder().decode_responses:
             raise ValueError("RedisCache needs a client with decode_responses=False")
         self._client = client
@@ -75,12 +117,26 @@ class RedisCache:
         self._mark = client.register_script(MARK_DURABLE)
         self._refill = client.register_script(REFILL)
         self._remove = client.register_script(REMOVE)
+        self._record = client.register_script(RECORD)
+        self._walk = client.register_script(WALK)
+        self._timeout = timeout
+
+    def _bounded(self, operation: str) -> Bounded:
+        return Bounded(operation, self._timeout)
 
     async def walk(self, response_id: str, limit: int) -> Walk:
         # One round trip: the session's records (or just this one), and a TTL renewal
         # that XX keeps off sessions still holding pending records.
         records, index, _ = self._keys.session_keys(session_tag(response_id))
-        async with self._client.pipeline(transaction=False) as pipe:
+        if limit > 1 and not self._sharded:
+            keys: list[KeyT] = [records, index, self._marker or records]
+            marker_ms = MARKER_MS if self._marker is not None else 0
+            async with self._bounded("walk"):
+                found = await self._walk(keys=keys, args=[self._ttl_ms, marker_ms])
+            lost = bool(found.pop())
+            session = dict(zip(found[::2], found[1::2], strict=True))
+            return _follow(session, response_id, limit, max(0, self._cap - len(session)), lost)
+        async with self._bounded("walk"), self._client.pipeline(transaction=False) as pipe:
             if limit == 1:
                 pipe.hget(records, response_id)
                 pipe.hlen(records)
@@ -89,8 +145,7 @@ class RedisCache:
             pipe.pexpire(records, self._ttl_ms, xx=True)
             pipe.pexpire(index, self._ttl_ms, xx=True)
             self._check_marker(pipe)
-            with translate_errors("walk"):
-                replies = await pipe.execute()
+            replies = await pipe.execute()
         if limit == 1:
             value, size = replies[0], replies[1]
             session = {response_id.encode(): value} if value is not None else {}
@@ -102,36 +157,43 @@ class RedisCache:
     async def add_pending(self, entry: Entry) -> bool:
         if self._sharded:
             return await self._add_pending_sharded(entry)
-        # One server (or a Sentinel primary): one MULTI holds the record, its index entry,
-        # the session held without TTL (never evicted before durable) and the journal
-        # entry the durable writer picks up.
-        records, index, pending = self._keys.session_keys(session_tag(entry.id))
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.hset(records, entry.id, pack(entry))
-            pipe.zadd(index, {entry.id: entry.created_at})
-            pipe.sadd(pending, entry.id)
-            pipe.persist(records)
-            pipe.persist(index)
-            pipe.xadd(self._keys.stream, stream_fields(entry))
-            self._check_marker(pipe)
-            with translate_errors("record"):
-                replies = await pipe.execute()
-        return self._lost(replies)
+        # One server (or a Sentinel primary): one script holds the record, its index
+        # entry, the session held without TTL (never evicted before durable), the
+        # journal entry the durable writer picks up, and the marker check.
+        keys: list[KeyT] = [
+            *self._keys.session_keys(session_tag(entry.id)),
+            self._keys.stream,
+            self._marker or self._keys.stream,
+        ]
+        args: list[EncodableT] = [
+            entry.id,
+            pack(entry),
+            entry.created_at,
+            MARKER_MS if self._marker is not None else 0,
+            *stream_args(entry),
+        ]
+        async with self._bounded("record"):
+            return bool(await self._record(keys=keys, args=args))
 
     async def _add_pending_sharded(self, entry: Entry) -> bool:
         # Redis Cluster: the journal entry first (the marker rides along: same slot),
         # then the session's keys in one script. See `keys` for why this order.
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.xadd(self._keys.stream, stream_fields(entry))
-            self._check_marker(pipe)
-            with translate_errors("record"):
+        async with self._bounded("record"):
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.execute_command("XADD", self._keys.stream, "*", *stream_args(entry))
+                self._check_marker(pipe)
                 replies = await pipe.execute()
-        keys: list[KeyT] = [
-            *self._keys.session_keys(session_tag(entry.id)),
-            self._keys.durable_note(entry.id),
-        ]
-        args: list[EncodableT] = [self._ttl_ms, self._cap, entry.id, pack(entry), entry.created_at]
-        with translate_errors("record"):
+            keys: list[KeyT] = [
+                *self._keys.session_keys(session_tag(entry.id)),
+                self._keys.durable_note(entry.id),
+            ]
+            args: list[EncodableT] = [
+                self._ttl_ms,
+                self._cap,
+                entry.id,
+                pack(entry),
+                entry.created_at,
+            ]
             await self._add(keys=keys, args=args)
         return self._lost(replies)
 
@@ -142,7 +204,7 @@ class RedisCache:
             for entry in group:
                 keys.append(self._keys.tombstone(entry.id))
                 args += [entry.created_at, entry.id, pack(entry)]
-            with translate_errors("refill"):
+            async with self._bounded("refill"):
                 await self._refill(keys=keys, args=args)
 
     async def mark_durable(self, entries: Sequence[Entry]) -> None:
@@ -154,7 +216,7 @@ class RedisCache:
                 keys.append(self._keys.durable_note(entry.id))
                 args += [entry.created_at, entry.id]
             calls.append((keys, args))
-        with translate_errors("mark durable"):
+        async with self._bounded("mark durable"):
             await self._pipelined(self._mark, calls)
 
     async def _pipelined(self, script: AsyncScript, calls: list[ScriptCall]) -> None:
@@ -181,7 +243,7 @@ class RedisCache:
         keys = self._keys.session_keys(session_tag(response_id))
         keys.append(self._keys.tombstone(response_id))
         args: list[EncodableT] = [self._ttl_ms, response_id, TOMBSTONE_SECONDS]
-        with translate_errors("delete"):
+        async with self._bounded("delete"):
             return bool(await self._remove(keys=keys, args=args))
 
     async def heartbeat(self) -> Health:
@@ -191,8 +253,9 @@ class RedisCache:
         if self._marker is None:
             return "ok"
         try:
-            previous = await self._client.set(self._marker, 1, px=MARKER_MS, get=True)
-        except REDIS_ERRORS:
+            async with self._bounded("heartbeat"):
+                previous = await self._client.set(self._marker, 1, px=MARKER_MS, get=True)
+        except CacheUnavailable:
             return "down"
         return "ok" if previous is not None else "lost"
 
@@ -206,18 +269,20 @@ class RedisCache:
 
     async def ping(self) -> bool:
         try:
-            if isinstance(self._client, RedisCluster):
-                # Every primary: a shard that does not answer fails the requests it holds.
-                return bool(await self._client.ping(target_nodes=RedisCluster.PRIMARIES))
-            return bool(await self._client.ping())
-        except REDIS_ERRORS:
+            async with self._bounded("ping"):
+                if isinstance(self._client, RedisCluster):
+                    # Every primary: a shard that does not answer fails the requests it holds.
+                    return bool(await self._client.ping(target_nodes=RedisCluster.PRIMARIES))
+                return bool(await self._client.ping())
+        except CacheUnavailable:
             return False
 
     async def census(self) -> Census:
         """Counts sessions by SCAN (every primary of a Cluster; at most CENSUS_LIMIT sessions)."""
         sessions = records = size = 0
         complete = True
-        try:
+        # A scan of many sessions takes many round trips: a deadline of its own.
+        async with Bounded("census", CENSUS_SECONDS if self._timeout is not None else None):
             async for key in self._client.scan_iter(match=self._keys.records("*"), count=1000):
                 if sessions == CENSUS_LIMIT:
                     complete = False
@@ -229,16 +294,15 @@ class RedisCache:
                     count, used = await pipe.execute()
                 records += int(count or 0)
                 size += int(used or 0)
-        except REDIS_ERRORS as exc:
-            raise CacheUnavailable(f"redis census failed: {exc}") from exc
         return Census(sessions, records, size, complete)
 
     async def persistence(self) -> str:
         """`off`, `rdb`, `aof` or `rdb+aof`; `unknown` where CONFIG is not allowed."""
         try:
-            save = await self._client.config_get("save")
-            aof = await self._client.config_get("appendonly")
-        except REDIS_ERRORS:
+            async with self._bounded("config get"):
+                save = await self._client.config_get("save")
+                aof = await self._client.config_get("appendonly")
+        except CacheUnavailable:
             return "unknown"
         kinds = [
             k
