@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tether.core.ids import new_request_id
 from tether.observability.metrics import Metrics
 
 log = logging.getLogger("tether.access")
@@ -97,4 +97,4 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id" and 0 < len(value) <= 128:
             return str(value.decode("latin-1"))
-    return "req_" + secrets.token_hex(12)
+    return new_request_id()
