@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from tether import heap
 from tether.api import meta, responses
 from tether.api.errors import handle_http_error, handle_tether_error, handle_unexpected
 from tether.api.middleware import RequestLog
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> Starlette:
                 "redis" if settings.redis_url else "in-process",
                 settings.database_url.reveal().split(":", 1)[0],  # the scheme only: no secrets
             )
+            heap.settle()
             yield {"resources": resources}
 
     return Starlette(
