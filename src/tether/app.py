@@ -29,7 +29,12 @@ class State(TypedDict):
 
 
 def _routes() -> list[Route]:
+    # The router tries routes in order: the one every turn takes comes first.
     routes = [
+        Route(f"{prefix}/responses", responses.create_response, methods=["POST"])
+        for prefix in ("/v1", "")
+    ]
+    routes += [
         Route("/health/liveliness", meta.liveliness, methods=["GET"]),
         Route("/health/readiness", meta.readiness, methods=["GET"]),
         Route("/openapi.json", meta.openapi, methods=["GET"]),
@@ -38,7 +43,6 @@ def _routes() -> list[Route]:
     ]
     for prefix in ("/v1", ""):  # the OpenAI paths, with and without /v1
         routes += [
-            Route(f"{prefix}/responses", responses.create_response, methods=["POST"]),
             Route(f"{prefix}/responses/{{response_id}}", responses.get_response, methods=["GET"]),
             Route(
                 f"{prefix}/responses/{{response_id}}", responses.delete_response, methods=["DELETE"]

@@ -105,42 +105,49 @@ class Gateway:
         return final
 
     async def stream(self, turn: PreparedTurn) -> AsyncGenerator[list[Event]]:
-        """Events in batches, each batch one write.
+        """Events in batches, each batch one write: the deltas that arrived together.
 
-        The first upstream delta is awaited before anything is sent, so an upstream
-        that fails at once gets a plain HTTP error, not a broken stream.
+        The first upstream deltas are awaited before anything is sent, so an upstream
+        that fails at once gets a plain HTTP error, not a broken stream; they go out in
+        the same write as the response's opening events.
         """
-        deltas = turn.provider.stream(turn.call)
+        batches = turn.provider.stream(turn.call)
         started = time.perf_counter()
-        first = await anext(deltas)
+        first = await anext(batches)
         turn.timing.upstream_seconds = time.perf_counter() - started
-        return self._events(turn, first, deltas)
+        return self._events(turn, first, batches)
 
     async def _events(
-        self, turn: PreparedTurn, first: Delta, deltas: AsyncIterator[Delta]
+        self, turn: PreparedTurn, first: list[Delta], batches: AsyncIterator[list[Delta]]
     ) -> AsyncGenerator[list[Event]]:
         stream = ResponseStream(turn.base)
-        yield stream.start()
+        events = stream.start()
+        deltas = first
         try:
-            delta = first
-            while not isinstance(delta, StreamEnd):
-                yield stream.feed(delta)
-                delta = await anext(deltas)
-            events, final = stream.finish(delta, time.time())
-            yield events
-            await self._record(turn, final)  # before the client can see it complete
-            yield [stream.completed(final)]
+            while True:
+                for delta in deltas:
+                    if isinstance(delta, StreamEnd):
+                        closing, final = stream.finish(delta, time.time())
+                        yield events + closing
+                        events = []
+                        await self._record(turn, final)  # before the client can see it complete
+                        yield [stream.completed(final)]
+                        return
+                    events += stream.feed(delta)
+                yield events
+                events = []
+                deltas = await anext(batches)
         except TetherError as exc:
             log.warning("stream %s failed: %s", turn.response_id, exc.message)
-            yield stream.fail(exc.code or exc.type, exc.message)
+            yield events + stream.fail(exc.code or exc.type, exc.message)
         except StopAsyncIteration:
             error = UpstreamError("Upstream ended the stream early.", code="upstream_stream_cut")
-            yield stream.fail(error.code or "", error.message)
+            yield events + stream.fail(error.code or "", error.message)
         except (GeneratorExit, asyncio.CancelledError):
             log.info("client left stream %s; upstream request cancelled", turn.response_id)
             raise
         finally:
-            await _close(deltas)
+            await _close(batches)
 
     async def _record(self, turn: PreparedTurn, final: dict[str, Any]) -> None:
         if not turn.store:
@@ -160,8 +167,8 @@ class Gateway:
         self.latencies.record.add(time.perf_counter() - started)
 
 
-async def _close(deltas: AsyncIterator[Delta]) -> None:
-    aclose = getattr(deltas, "aclose", None)
+async def _close(batches: AsyncIterator[list[Delta]]) -> None:
+    aclose = getattr(batches, "aclose", None)
     if aclose is not None:
         await aclose()
 

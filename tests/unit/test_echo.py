@@ -30,7 +30,7 @@ def request(items: Any, **settings: Any) -> CompletionRequest:
 
 
 async def collect(provider: EchoProvider, req: CompletionRequest) -> list[Delta]:
-    return [delta async for delta in provider.stream(req)]
+    return [delta async for batch in provider.stream(req) for delta in batch]
 
 
 async def test_echo_repeats_the_last_user_text() -> None:

@@ -7,12 +7,12 @@ import time
 import orjson
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from tether.api.body import parse_json, read_limited, validate
 from tether.api.errors import invalid_body, json_response
 from tether.api.schemas import InputItemsQuery, ResponseCreate
-from tether.api.sse import encode_stream
+from tether.api.sse import EventStream, encode_stream
 from tether.core.caller import Caller
 from tether.core.pagination import page_items
 from tether.errors import InvalidRequest, NotFound
@@ -40,9 +40,7 @@ async def create_response(request: Request) -> Response:
     if req.stream:
         batches = await resources.gateway.stream(turn)
         headers = {**SSE_HEADERS, **_timing(request, resources, turn, stream=True)}
-        return StreamingResponse(
-            encode_stream(batches), media_type="text/event-stream", headers=headers
-        )
+        return EventStream(encode_stream(batches), media_type="text/event-stream", headers=headers)
     body = orjson.dumps(await resources.gateway.create(turn))
     headers = _timing(request, resources, turn, stream=False)
     return Response(body, 200, media_type="application/json", headers=headers)

@@ -13,8 +13,10 @@ class Provider(Protocol):
 
     async def complete(self, request: CompletionRequest) -> Completion: ...
 
-    def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]:
-        """Deltas in order, ending with exactly one `StreamEnd`."""
+    def stream(self, request: CompletionRequest) -> AsyncIterator[list[Delta]]:
+        """Deltas in order, in batches of those that arrived together (never empty),
+        the last batch ending with exactly one `StreamEnd`. A batch is written to the
+        client in one piece."""
         ...
 
     async def aclose(self) -> None: ...

@@ -54,25 +54,40 @@ class HttpProvider:
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise self._error("sent an unreadable answer", "upstream_malformed") from exc
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]:
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[list[Delta]]:
         body = orjson.dumps(self._dialect.request_body(request, stream=True))
         reader = self._dialect.reader()
         with translated_errors(self._name):
             async with self._session.post(self._url, data=body) as response:
                 if response.status >= 400:
                     raise_for_status(self._name, response.status, await response.read())
-                async for event in sse_json(response, self._name):
-                    if event.get("type") == "error" or isinstance(event.get("error"), dict):
-                        raise_for_status(self._name, 502, orjson.dumps(event))
-                    try:
-                        deltas = reader.read(event)
-                    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-                        raise self._error("sent an unreadable event", "upstream_malformed") from exc
-                    for delta in deltas:
-                        yield delta
+                async for events in sse_json(response, self._name):
+                    deltas, failure = self._read(reader, events)
+                    if deltas:
+                        yield deltas  # those before a bad event still go out
+                    if failure is not None:
+                        raise failure
         if not reader.finished:
             raise self._error("ended the stream early", "upstream_stream_cut")
-        yield reader.end()
+        yield [reader.end()]
+
+    def _read(
+        self, reader: StreamReader, events: list[dict[str, Any]]
+    ) -> tuple[list[Delta], UpstreamError | None]:
+        """The deltas of a batch of events, up to the first that is an error or unreadable."""
+        deltas: list[Delta] = []
+        for event in events:
+            try:
+                if event.get("type") == "error" or isinstance(event.get("error"), dict):
+                    raise_for_status(self._name, 502, orjson.dumps(event))
+                deltas += reader.read(event)
+            except UpstreamError as exc:
+                return deltas, exc
+            except (KeyError, IndexError, TypeError, AttributeError) as exc:
+                failure = self._error("sent an unreadable event", "upstream_malformed")
+                failure.__cause__ = exc
+                return deltas, failure
+        return deltas, None
 
     async def aclose(self) -> None:
         await self._session.close()

@@ -38,16 +38,17 @@ class EchoProvider:
     async def complete(self, request: CompletionRequest) -> Completion:
         return self._answer(request)
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]:
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[list[Delta]]:
+        """A delta a word, each in a batch of its own, as a model streaming tokens."""
         answer = self._answer(request)
         words = _WORD.findall(answer.text)
         step = max(1, len(words) // MAX_CHUNKS)  # a huge echo streams in bounded events
         for start in range(0, len(words), step):
-            yield TextDelta("".join(words[start : start + step]))
+            yield [TextDelta("".join(words[start : start + step]))]
         for index, call in enumerate(answer.tool_calls):
-            yield ToolCallDelta(index=index, call_id=call.call_id, name=call.name)
-            yield ToolCallDelta(index=index, arguments=call.arguments)
-        yield StreamEnd(answer.finish, answer.usage)
+            yield [ToolCallDelta(index=index, call_id=call.call_id, name=call.name)]
+            yield [ToolCallDelta(index=index, arguments=call.arguments)]
+        yield [StreamEnd(answer.finish, answer.usage)]
 
     async def aclose(self) -> None:
         return None
