@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, TypeVar
 
 import orjson
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from tether.api.errors import invalid_body
+from tether.deadline import deadline
 from tether.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -23,7 +23,7 @@ async def read_limited(request: Request, limit: int, within: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(within):
+        async with deadline(within):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:

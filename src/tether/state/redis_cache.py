@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, Sequence
 from itertools import groupby
 from types import TracebackType
@@ -15,6 +14,7 @@ from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, KeyT
 
 from tether.config import CacheSettings
+from tether.deadline import deadline
 from tether.state.cache import CacheUnavailable, Census, Health, Walk
 from tether.state.entry import Entry
 from tether.state.keys import (
@@ -53,23 +53,20 @@ class Bounded:
     def __init__(self, operation: str, timeout: float | None) -> None:
         self._operation = operation
         self._timeout = timeout
-        self._deadline: asyncio.Timeout | None = None
+        self._deadline = deadline(timeout)
 
     async def __aenter__(self) -> None:
-        if self._timeout is not None:
-            self._deadline = asyncio.timeout(self._timeout)
-            await self._deadline.__aenter__()
+        await self._deadline.__aenter__()
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._deadline is not None:
-            try:
-                await self._deadline.__aexit__(kind, exc, tb)
-            except TimeoutError:
-                raise CacheUnavailable(
-                    f"redis {self._operation} timed out after {self._timeout:g} s"
-                ) from None
+        try:
+            await self._deadline.__aexit__(kind, exc, tb)
+        except TimeoutError:
+            raise CacheUnavailable(
+                f"redis {self._operation} timed out after {self._timeout:g} s"
+            ) from None
         if isinstance(exc, REDIS_ERRORS):
             raise CacheUnavailable(f"redis {self._operation} failed: {exc}") from exc
 
