@@ -71,8 +71,7 @@ class RequestLog:
     def _done(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
         route = route_of(scope["path"])
         model = state.get("model", "")
-        self.metrics.requests.labels(route, model, str(status)).inc()
-        self.metrics.request_seconds.labels(route).observe(seconds)
+        self.metrics.request_done(route, model, status, seconds)
         if route in ("health", "metrics"):
             return
         log.info(

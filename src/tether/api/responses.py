@@ -53,9 +53,7 @@ def _timing(
     elapsed = time.perf_counter() - request.state.started
     upstream = turn.timing.upstream_seconds
     overhead = max(elapsed - upstream, 0.0)
-    metrics, model = resources.metrics, request.state.model
-    metrics.overhead_seconds.labels("responses").observe(overhead)
-    (metrics.ttft_seconds if stream else metrics.upstream_seconds).labels(model).observe(upstream)
+    resources.metrics.turn_timed(request.state.model, overhead, upstream, stream=stream)
     request.state.upstream_ms = round(upstream * 1000, 2)
     request.state.overhead_ms = round(overhead * 1000, 3)
     request.state.chain_turns = turn.timing.chain_turns

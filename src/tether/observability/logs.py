@@ -42,6 +42,12 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(level: str, json: bool) -> None:
+    # What no line here prints is not gathered for every record (the logging HOWTO's
+    # "Optimization"): the caller's file and line (a stack walk), thread and process.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     root = logging.getLogger()

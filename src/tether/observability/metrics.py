@@ -7,6 +7,7 @@ prometheus_client, so every worker's values land in shared files and /metrics su
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -79,6 +80,26 @@ class Metrics:
             for key, (name, doc) in STORE_GAUGES.items()
         }
         self._seen: dict[str, float] = {}
+        # Labelled children by metric and labels: prometheus_client's labels() takes a
+        # lock and builds a key on every call; every label here has few values.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def request_done(self, route: str, model: str, status: int, seconds: float) -> None:
+        """One HTTP request: counted by route, model and status; timed by route."""
+        self._child(self.requests, route, model, str(status)).inc()
+        self._child(self.request_seconds, route).observe(seconds)
+
+    def turn_timed(self, model: str, overhead: float, upstream: float, *, stream: bool) -> None:
+        """One turn's split: tether's own time, and the upstream's (to the first token)."""
+        self._child(self.overhead_seconds, "responses").observe(overhead)
+        self._child(self.ttft_seconds if stream else self.upstream_seconds, model).observe(upstream)
 
     def mirror(self, stats: Mapping[str, float | int | bool]) -> None:
         """Bring the Prometheus values up to the store's counters (called periodically)."""
