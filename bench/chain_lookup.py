@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib.util
 import os
 import secrets
@@ -115,7 +116,7 @@ def settings(database_url: str, redis: bool, **cache: float) -> Settings:
     return Settings(
         redis_url=Secret(REDIS_URL) if redis else None,
         database_url=Secret(database_url),
-        cache=CacheSettings(**{**base.__dict__, **cache}) if cache else base,  # type: ignore[arg-type]
+        cache=dataclasses.replace(base, **cache),
     )
 
 

@@ -163,7 +163,8 @@ class User:
             text = text_of(size, f"next {self.index}")
             body = self.dialect.follow(self.conversation, text, store=False)
         elif streamed:  # "[long]" asks the fake upstream for a reply of ~200 one-word deltas
-            body = self.dialect.fresh(text_of(size, "stream [long]"), stream=True)
+            label = "stream [long]" if self.workload.long_reply else "stream"
+            body = self.dialect.fresh(text_of(size, label), stream=True)
         else:
             body = self.dialect.fresh(text_of(size, "fresh"))
         return lambda: self.connection.post(path, body, streamed=streamed)

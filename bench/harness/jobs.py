@@ -28,6 +28,7 @@ class Workload:
     kind: WorkloadKind
     input_bytes: int = 64
     turns: int = 1
+    long_reply: bool = True  # stream: a reply of ~200 deltas; else ~input_bytes / 6
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,6 +195,12 @@ _METHOD = """\
   (connections opened in one burst tend to land on one uvicorn worker; "by worker"
   shows how the load spread). The driver is raw asyncio streams on uvloop in its own
   process; its ceiling is the direct rows' rate.
+- Streams: "c=N" replies are ~200 one-word deltas the fake upstream writes at once, a
+  burst no model produces: tether relays the rest of it while the client reads the
+  first token, and on 2 cores the three processes queue for CPU. "paced" replies are
+  ~40 deltas the upstream sends 1 ms apart (a model at 1,000 tokens/s, still faster
+  than any real one): time to first token and the gaps between tokens as a client of
+  a real model sees them.
 - Chains: each virtual user sends a root turn (a new session), continues it 10 turns
   deep, then starts a new chain. Only the continuations are timed: each carries
   `previous_response_id` (a chain lookup of 1-10 turns, and a record). Throughput
@@ -270,7 +276,7 @@ def markdown(
         "",
         *_latency(section("chain-database")),
         "",
-        "## 3. Streaming (~200 one-word deltas a reply)",
+        "## 3. Streaming (c=N: ~200 one-word deltas sent in one burst; paced: ~40 deltas, 1 ms apart)",
         "",
         *_streaming(section("stream")),
         "",

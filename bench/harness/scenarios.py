@@ -17,6 +17,10 @@ from harness.summary import Latency, Throughput
 
 UPSTREAM_MODEL = "bench-model"
 ROUTE = "bench"
+# The same fake, streaming like a real model: PACE_MS between streamed events.
+PACE_MS = 1
+PACED_UPSTREAM_MODEL = f"{UPSTREAM_MODEL}@{PACE_MS}ms"
+PACED_ROUTE = "bench-paced"
 CONCURRENCY = (1, 16, 64)
 THROUGHPUT_CONCURRENCY = (16, 64)
 CHAIN_TURNS = 10
@@ -61,13 +65,14 @@ def tether_config(upstream_port: int, database_url: str, redis_url: str | None) 
     config: dict[str, Any] = {
         "model_list": [
             {
-                "model_name": ROUTE,
+                "model_name": route,
                 "litellm_params": {
-                    "model": f"openai/{UPSTREAM_MODEL}",
+                    "model": f"openai/{model}",
                     "api_base": f"http://127.0.0.1:{upstream_port}/v1",
                     "api_key": "sk-bench",
                 },
             }
+            for route, model in ((ROUTE, UPSTREAM_MODEL), (PACED_ROUTE, PACED_UPSTREAM_MODEL))
         ],
         "general_settings": {"database_url": database_url},
     }
@@ -95,6 +100,16 @@ class Stage:
     def direct(self) -> Target:
         return Target("127.0.0.1", self.upstream_port, "chat", UPSTREAM_MODEL)
 
+    def targets(self, *, paced: bool = False) -> tuple[Target, Target]:
+        """Through tether and straight to the upstream; paced: a model that streams
+        PACE_MS between events."""
+        if not paced:
+            return self.via_tether, self.direct
+        return (
+            Target("127.0.0.1", self.tether.port, "responses", PACED_ROUTE),
+            Target("127.0.0.1", self.upstream_port, "chat", PACED_UPSTREAM_MODEL),
+        )
+
     def watch(self) -> dict[str, list[int]]:
         workers = self.tether.worker_pids()
         groups = {
@@ -107,12 +122,19 @@ class Stage:
         return groups | {f"{WORKER}{pid}": [pid] for pid in workers}
 
     def pair(
-        self, scenario: str, case: str, workload: Workload, concurrency: int, budget: Budget
+        self,
+        scenario: str,
+        case: str,
+        workload: Workload,
+        concurrency: int,
+        budget: Budget,
+        *,
+        paced: bool = False,
     ) -> list[Latency]:
         """Tether first (time-bound), then direct with as many measured requests."""
         rows = []
         requests = budget.requests
-        for name, target in (("tether", self.via_tether), ("direct", self.direct)):
+        for name, target in zip(("tether", "direct"), self.targets(paced=paced), strict=True):
             job = Job(target, workload, concurrency, requests, budget.warmup, budget.seconds)
             result = self.driver.run(job)
             requests = max(result.requests, 1)
@@ -153,11 +175,17 @@ def chains(stage: Stage, store: str) -> list[Latency]:
 
 
 def streaming(stage: Stage) -> list[Latency]:
-    """3: time to first text delta, and the gaps between deltas, of ~200-delta replies."""
+    """3: time to first text delta, and the gaps between deltas: ~200-delta replies the
+    upstream sends in one burst, then ~40-delta replies paced PACE_MS a delta."""
+    burst, paced = Workload("stream"), Workload("stream", input_bytes=256, long_reply=False)
+    budget = stage.budgets.stream
     return [
-        row
-        for c in (1, 16)
-        for row in stage.pair("stream", f"c={c}", Workload("stream"), c, stage.budgets.stream)
+        *(row for c in (1, 16) for row in stage.pair("stream", f"c={c}", burst, c, budget)),
+        *(
+            row
+            for c in (1, 16)
+            for row in stage.pair("stream", f"paced c={c}", paced, c, budget, paced=True)
+        ),
     ]
 
 

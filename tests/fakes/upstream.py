@@ -15,6 +15,9 @@ Scripting model (same for both protocols):
   ``max_tokens`` (or 200 words when no limit is given);
 * text replies longer than ``max_tokens`` whitespace words are truncated to that
   many words and finish with ``length`` / ``max_tokens``;
+* a model named ``<anything>@<N>ms`` streams like a real model: N milliseconds
+  between streamed events (benchmarks measure time to first token and the gaps
+  between tokens against it);
 * usage: prompt tokens are the whitespace words of all message text (system,
   text parts, tool results); completion tokens are the words of the reply plus
   ``1 + words(arguments)`` per tool call.
@@ -631,7 +634,7 @@ class FakeUpstream:
             events = _anthropic_events(reply, model)
         faults = self._take("cut"), self._take("malformed"), self._take("slow")
         return StreamingResponse(
-            _stream(protocol, events, *faults),
+            _stream(protocol, events, *faults, pace=_pace_of(model)),
             headers={**id_header, "cache-control": "no-cache"},
             media_type="text/event-stream",
         )
@@ -652,12 +655,23 @@ class FakeUpstream:
             raise _ClientError(401, "invalid x-api-key")
 
 
+_PACED_MODEL = re.compile(r"@(\d+(?:\.\d+)?)ms$")
+
+
+def _pace_of(model: str) -> float:
+    """A model named `<anything>@<N>ms` streams like a real model: N ms between events."""
+    match = _PACED_MODEL.search(model)
+    return float(match.group(1)) / 1000 if match else 0.0
+
+
 async def _stream(
     protocol: Protocol,
     events: list[bytes],
     cut: _Fault | None,
     bad: _Fault | None,
     slow: _Fault | None,
+    *,
+    pace: float = 0.0,
 ) -> AsyncIterator[bytes]:
     if bad is not None:
         garbage = b"data: {this is not json\n\n"
@@ -671,6 +685,8 @@ async def _stream(
             return
         if slow is not None:
             await asyncio.sleep(slow.seconds)
+        if pace and sent:
+            await asyncio.sleep(pace)
         yield event
 
 

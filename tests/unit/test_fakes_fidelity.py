@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -834,3 +835,19 @@ def test_clear_resets_requests_and_faults(fake: FakeUpstream, claude: anthropic.
     assert len(fake.requests) == 1
     with pytest.raises(ValueError, match="times"):
         fake.delay(1, times=0)
+
+
+def test_a_paced_model_streams_with_that_gap_between_events(server: FakeUpstream) -> None:
+    client = openai.OpenAI(base_url=server.openai_base, api_key="x", max_retries=0)
+    arrivals: dict[str, list[float]] = {}
+    for model in ("bench", "bench@5ms"):
+        started = time.perf_counter()
+        stream = client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "one two three four"}], stream=True
+        )
+        arrivals[model] = [time.perf_counter() - started for chunk in stream if chunk.choices]
+    paced, plain = arrivals["bench@5ms"], arrivals["bench"]
+    assert len(paced) == len(plain) >= 6
+    gaps = [later - earlier for earlier, later in itertools.pairwise(paced)]
+    assert sorted(gaps)[len(gaps) // 2] >= 0.004  # the median gap: the pace, give or take
+    assert plain[-1] < paced[-1] - 0.02
