@@ -109,16 +109,22 @@ async def test_a_follow_up_works_after_redis_restarts_empty(
 async def test_a_thousand_responses_take_few_commits(redis_backend: Backend) -> None:
     turns = [make_turn() for _ in range(1000)]
     async with redis_backend.open(flush_batch_size=500) as store:
+        # Warm up first: 50 requests at once open 50 new connections (per node, on a
+        # Cluster), and a loaded test machine can take longer than an operation's
+        # deadline to finish them; that trips the breaker, which this test is not about.
+        await asyncio.gather(*(store.record(make_turn()) for _ in range(50)))
+        await store.flush()
+        before = store.stats()
         for start in range(0, len(turns), 50):  # 50 concurrent requests at a time
             await asyncio.gather(*(store.record(t) for t in turns[start : start + 50]))
 
         async def batch_flushed() -> bool:  # long before the (one hour) interval
-            return store.stats()["writer_rows"] >= 500
+            return store.stats()["writer_rows"] >= int(before["writer_rows"]) + 500
 
         await eventually(batch_flushed, within=5)
     stats = store.stats()
-    assert stats["writer_rows"] == 1000
-    assert stats["db_commits"] <= 10
+    assert stats["writer_rows"] - before["writer_rows"] == 1000
+    assert stats["db_commits"] - before["db_commits"] <= 10
 
 
 async def test_a_failing_database_keeps_entries_until_it_recovers(
