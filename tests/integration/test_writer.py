@@ -127,6 +127,23 @@ async def test_a_thousand_responses_take_few_commits(redis_backend: Backend) -> 
     assert stats["db_commits"] - before["db_commits"] <= 10
 
 
+async def test_large_turns_go_to_the_database_before_a_batch_fills(
+    redis_backend: Backend,
+) -> None:
+    # Pending turns are held in memory too: 500 turns of 200 KB would be 100 MB.
+    # Past 4 MiB waiting, the writer starts without waiting for 500 rows or the interval.
+    turns = [make_turn(pad=200_000) for _ in range(30)]
+    async with redis_backend.open(flush_batch_size=500) as store:
+        for turn in turns:
+            await store.record(turn)
+
+        async def written() -> bool:
+            return int(store.stats()["writer_rows"]) >= 20
+
+        await eventually(written, within=5)  # the interval is an hour
+        assert store.stats()["writer_backlog"] <= 10
+
+
 async def test_a_failing_database_keeps_entries_until_it_recovers(
     key_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -18,12 +18,18 @@ _CONSUMER_RETENTION_MS = 3600 * 1000
 _STATE_CHUNK = 500
 
 
+# The writer also starts once this many bytes of records wait: pending records are held
+# in memory too (local copies), and 500 turns of 200 KB are 100 MB.
+BATCH_BYTES = 4 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class WriterTiming:
     interval: float  # flush at least this often
     batch_size: int  # ... or as soon as this many records wait; also rows per commit
     claim_idle: float  # entries idle this long in another consumer are taken over
     drain_timeout: float  # how long shutdown keeps retrying a failing database
+    batch_bytes: int = BATCH_BYTES  # ... or as soon as this many bytes of records wait
 
     @property
     def orphan_after(self) -> float:

@@ -92,7 +92,7 @@ class ConversationStore:
         else:
             self._copies.add(entry)
             if await self._guard.call(lambda: self._journal(entry), False):
-                self._writer.notify()
+                self._writer.notify(len(entry.data))
             else:
                 await self._write_through_degraded(entry)
         self._stats.records_written += 1

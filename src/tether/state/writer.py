@@ -33,6 +33,7 @@ class DurableWriter:
         self._timing = timing
         self._wake = asyncio.Event()
         self._fresh = 0
+        self._fresh_bytes = 0
         self._failing = False
         self._copies_first = False
         self._stopping = False
@@ -63,10 +64,13 @@ class DurableWriter:
         failures = await self._attempt(0)
         self._task = asyncio.create_task(self._run(failures), name="tether.state.writer")
 
-    def notify(self) -> None:
-        """A record was journaled; a full batch wakes the writer (unless backing off)."""
+    def notify(self, size: int) -> None:
+        """A record of `size` bytes was journaled; a full batch (by rows or by bytes)
+        wakes the writer, unless it is backing off."""
         self._fresh += 1
-        if self._fresh >= self._timing.batch_size and not self._failing:
+        self._fresh_bytes += size
+        full = self._fresh >= self._timing.batch_size
+        if (full or self._fresh_bytes >= self._timing.batch_bytes) and not self._failing:
             self._wake.set()
 
     def cache_failed(self) -> None:
@@ -106,7 +110,7 @@ class DurableWriter:
 
     async def _attempt(self, failures: int) -> int:
         waiters, self._waiters = self._waiters, []
-        self._fresh = 0
+        self._fresh = self._fresh_bytes = 0
         error: BaseException | None = None
         try:
             await self._cycle(until_empty=False)
