@@ -6,7 +6,7 @@ costs one write, not one per token; a slow upstream's tokens still go out one by
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 
 import pytest
 
@@ -32,40 +32,39 @@ def request() -> CompletionRequest:
     return CompletionRequest(model="m", items=normalize_input(" ".join(WORDS)))
 
 
-async def batches(stream: AsyncIterator[list[Delta]]) -> list[list[Delta]]:
-    return [batch async for batch in stream]
-
-
-async def until_error(stream: AsyncIterator[list[Delta]]) -> tuple[list[list[Delta]], Exception]:
+async def streamed(
+    upstream: FakeUpstream, dialect: str, fault: Callable[[], None] | None = None
+) -> tuple[list[str], list[list[Delta]], UpstreamError | None]:
+    """The whole reply's words (asked first), then the batches of the same reply
+    streamed after `fault` was set up, and the error that ended it, if one did."""
+    upstream.clear()
+    model = provider(upstream, dialect)
     found: list[list[Delta]] = []
+    error = None
     try:
-        async for batch in stream:
+        expected = (await model.complete(request())).text.split()
+        if fault is not None:
+            fault()
+        async for batch in model.stream(request()):
             found.append(batch)
     except UpstreamError as exc:
-        return found, exc
-    raise AssertionError("the stream ended without an error")
+        error = exc
+    finally:
+        await model.aclose()
+    return expected, found, error
 
 
-async def whole_reply(model: HttpProvider) -> list[str]:
-    return (await model.complete(request())).text.split()
-
-
-def text(found: list[list[Delta]]) -> str:
-    return "".join(d.text for batch in found for d in batch if isinstance(d, TextDelta))
+def words(found: list[list[Delta]]) -> list[str]:
+    return "".join(d.text for batch in found for d in batch if isinstance(d, TextDelta)).split()
 
 
 @pytest.mark.parametrize("dialect", ["chat", "claude"])
 async def test_deltas_that_arrive_together_come_in_one_batch(
     upstream: FakeUpstream, dialect: str
 ) -> None:
-    upstream.clear()
-    model = provider(upstream, dialect)
-    try:
-        expected = await whole_reply(model)
-        found = await batches(model.stream(request()))
-    finally:
-        await model.aclose()
-    assert text(found).split() == expected
+    expected, found, error = await streamed(upstream, dialect)
+    assert error is None
+    assert words(found) == expected
     assert len(expected) >= len(WORDS)
     assert all(found), "no empty batches"
     assert isinstance(found[-1][-1], StreamEnd)
@@ -78,15 +77,9 @@ async def test_deltas_that_arrive_together_come_in_one_batch(
 async def test_a_slow_upstreams_deltas_come_one_batch_each(
     upstream: FakeUpstream, dialect: str
 ) -> None:
-    upstream.clear()
-    model = provider(upstream, dialect)
-    try:
-        expected = await whole_reply(model)
-        upstream.slow_stream(0.01)
-        found = await batches(model.stream(request()))
-    finally:
-        await model.aclose()
-    assert text(found).split() == expected
+    expected, found, error = await streamed(upstream, dialect, lambda: upstream.slow_stream(0.01))
+    assert error is None
+    assert words(found) == expected
     text_batches = [batch for batch in found if any(isinstance(d, TextDelta) for d in batch)]
     assert all(len(batch) == 1 for batch in text_batches)
 
@@ -95,16 +88,11 @@ async def test_a_slow_upstreams_deltas_come_one_batch_each(
 async def test_deltas_before_a_malformed_event_still_come_then_the_error(
     upstream: FakeUpstream, dialect: str
 ) -> None:
-    upstream.clear()
-    model = provider(upstream, dialect)
-    try:
-        expected = await whole_reply(model)
-        upstream.malformed_stream(after_chunks=6)
-        found, error = await until_error(model.stream(request()))
-    finally:
-        await model.aclose()
-    assert isinstance(error, UpstreamError)
+    expected, found, error = await streamed(
+        upstream, dialect, lambda: upstream.malformed_stream(after_chunks=6)
+    )
+    assert error is not None
     assert error.code == "upstream_malformed"
     # The good deltas before the bad event were handed on, in order.
-    assert text(found).split()
-    assert expected[: len(text(found).split())] == text(found).split()
+    assert words(found)
+    assert expected[: len(words(found))] == words(found)
