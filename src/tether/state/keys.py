@@ -26,15 +26,15 @@ every response id, so all keys of a session share one Redis Cluster hash slot):
                                   name, so on a Cluster it lives in the stream's slot: it
                                   vanishes exactly when the stream's shard loses its data.
 
-Reads fetch the session hash in one round trip and follow parent headers in
-Python: moving ~2 KB records through Lua costs ~3 us each, which a 50-turn walk
-script pays 50 times (see docs in the state package notes). Writes that must be
+Reads fetch the session hash in one round trip (WALK, one reply to parse) and follow
+parent headers in Python: following them in Lua as well would mean decoding each
+record's header there, for no fewer bytes moved. Writes that must be
 conditional (marking durable, trimming, refills, deletes) are Lua scripts, and every
 script takes only keys of one session: one slot.
 
 Redis Cluster. The stream (with the markers) is the only data outside a session's
-slot, so recording a turn cannot be one MULTI there. On one server (or a Sentinel
-primary) it is: record, index, pending flag and journal entry together. On a
+slot, so recording a turn cannot be one script there. On one server (or a Sentinel
+primary) it is (RECORD): record, index, pending flag and journal entry together. On a
 Cluster the journal entry is written first and the session second (ADD_PENDING),
 each atomic on its own shard:
 - a crash (or a failure) between the two leaves a journal entry whose record was
