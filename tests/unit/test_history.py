@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from tether.core import anthropic_format, chat_format
+from tether.core.completion import CompletionRequest
 from tether.core.history import assemble
 from tether.core.items import Item, function_call, normalize_input, output_message
 from tether.core.records import Turn
@@ -119,3 +122,49 @@ def test_assembly_does_not_change_the_stored_turns() -> None:
     assemble([first], normalize_input("two"))
 
     assert (first.input_items, first.output_items) == before
+
+
+def test_replaying_a_chain_to_either_provider_leaves_its_turns_untouched() -> None:
+    # Decoded turns are shared between requests (DecodedRecords): building a request
+    # from them must only read them.
+    chain = [
+        turn(
+            1,
+            normalize_input(
+                [
+                    {"role": "developer", "content": "be brief"},
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "input_text", "text": "look"},
+                            {"type": "input_image", "image_url": "data:image/png;base64,AAAA"},
+                        ],
+                    },
+                    {"role": "user", "content": "and this"},
+                ]
+            ),
+            [
+                output_message("msg_a1", "calling"),
+                function_call("fc_1", "call_1", "get_weather", '{"city":"Paris"}'),
+                function_call("fc_2", "call_2", "get_time", "{}"),
+            ],
+        ),
+        turn(
+            2,
+            normalize_input(
+                [
+                    {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+                    {"type": "function_call_output", "call_id": "call_2", "output": "noon"},
+                ]
+            ),
+            [output_message("msg_a2", "sunny at noon")],
+        ),
+    ]
+    before = copy.deepcopy(chain)
+    request = CompletionRequest(
+        model="m", items=assemble(chain, normalize_input("thanks")), instructions="hi"
+    )
+    for build in (chat_format.request_body, anthropic_format.request_body):
+        for stream in (False, True):
+            build(request, stream=stream)
+    assert chain == before
