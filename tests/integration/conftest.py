@@ -99,6 +99,13 @@ async def postgres_url() -> AsyncIterator[str]:
         await admin.close()
 
 
+# A Redis operation's deadline runs on the event loop's clock, and this process's loop
+# can stall (a full garbage collection of the whole test session's heap) past the
+# production 250 ms: a tripped breaker would turn these tests' turns into synchronous
+# writes. Tests about a hung Redis pass the production deadline themselves.
+TEST_REDIS_TIMEOUT = 1.0
+
+
 @dataclass(frozen=True)
 class Backend:
     """One cache and database pair, and how to open stores ("gateway instances") on it."""
@@ -123,10 +130,17 @@ class Backend:
         )
 
     def open(
-        self, *, claim_idle: float | None = None, **cache: float
+        self,
+        *,
+        claim_idle: float | None = None,
+        redis_timeout: float = TEST_REDIS_TIMEOUT,
+        **cache: float,
     ) -> AbstractAsyncContextManager[ConversationStore]:
         options = StoreOptions(
-            key_prefix=self.key_prefix, claim_idle_seconds=claim_idle, drain_timeout_seconds=5
+            key_prefix=self.key_prefix,
+            claim_idle_seconds=claim_idle,
+            drain_timeout_seconds=5,
+            redis_timeout_seconds=redis_timeout,
         )
         return open_store_with(self.settings(**cache), options)
 

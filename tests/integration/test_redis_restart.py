@@ -8,7 +8,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from tether.core.records import Turn
-from tether.state import ConversationStore
+from tether.state import ConversationStore, StoreOptions
 
 from .conftest import Backend
 from .redis_server import RedisServer
@@ -95,7 +95,7 @@ async def test_a_hung_redis_costs_one_short_timeout(
 ) -> None:
     backend = backend_on(private_redis, tmp_path)
     chain = make_chain(4)
-    async with backend.open() as store:
+    async with backend.open(redis_timeout=StoreOptions().redis_timeout_seconds) as store:
         await store.record(chain[0])
         private_redis.pause()
         try:
