@@ -125,8 +125,7 @@ def test_assembly_does_not_change_the_stored_turns() -> None:
 
 
 def test_replaying_a_chain_to_either_provider_leaves_its_turns_untouched() -> None:
-    # Decoded turns are shared between requests (DecodedRecords): building a request
-    # from them must only read them.
+    # A chain's turns are stored records: building a request from them only reads them.
     chain = [
         turn(
             1,

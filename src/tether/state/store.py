@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tether.core.ids import is_response_id, session_of
-from tether.core.records import DecodedRecords, Turn
+from tether.core.records import Turn, decode_turn
 from tether.errors import PreviousResponseNotFound, StorageUnavailable
 from tether.state.cache import Cache, Census, Walk
 from tether.state.database import Database
@@ -61,7 +61,6 @@ class ConversationStore:
         self._copies = copies if copies is not None else LocalCopies()
         self._guard = guard if guard is not None else CacheGuard()
         self._stats = StoreStats()
-        self._decoded = DecodedRecords()
 
     async def load_chain(self, response_id: str, owner: str | None) -> list[Turn]:
         """Ancestors of response_id including itself, oldest first.
@@ -204,7 +203,7 @@ class ConversationStore:
         )
         if walk.lost:
             self._guard.lost()
-        found = [self._decoded.decode(record) for record in walk.records]  # newest first
+        found = [decode_turn(record) for record in walk.records]  # newest first
         stop = self._from_copies(found, walk.stop, limit)
         if stop is None or len(found) >= limit:
             self._stats.hits += 1
