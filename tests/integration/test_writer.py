@@ -190,3 +190,20 @@ async def test_long_gone_consumers_are_forgotten(
         }
         assert b"ghost" in names  # still holds an entry another instance must reclaim
         assert b"idle-ghost" not in names
+
+
+async def test_lookups_and_records_go_on_after_redis_forgets_its_scripts(
+    redis_backend: Backend, redis_client: Redis
+) -> None:
+    # A restarted or failed-over Redis answers NOSCRIPT: the scripts are loaded again.
+    first, second, third = make_chain(3)
+    async with redis_backend.open() as store:
+        await store.record(first)
+        await store.record(second)
+        await redis_client.script_flush()
+        assert ids(await store.load_chain(second.id, "alice")) == ids([first, second])
+        await redis_client.script_flush()
+        await store.record(third)
+        assert ids(await store.load_chain(third.id, "alice")) == ids([first, second, third])
+        assert store.stats()["cache_errors"] == 0
+        assert store.stats()["db_fallbacks"] == 0

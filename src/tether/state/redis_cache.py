@@ -26,7 +26,7 @@ from tether.state.keys import (
     REFILL,
     REMOVE,
     TOMBSTONE_SECONDS,
-    WALK,
+    TOUCH,
     Keys,
     pack,
     parent_of,
@@ -116,7 +116,7 @@ class RedisCache:
         self._refill = client.register_script(REFILL)
         self._remove = client.register_script(REMOVE)
         self._record = client.register_script(RECORD)
-        self._walk = client.register_script(WALK)
+        self._touch = client.register_script(TOUCH)
         self._timeout = timeout
 
     def _bounded(self, operation: str) -> Bounded:
@@ -130,9 +130,7 @@ class RedisCache:
             keys: list[KeyT] = [records, index, self._marker or records]
             marker_ms = MARKER_MS if self._marker is not None else 0
             async with self._bounded("walk"):
-                found = await self._walk(keys=keys, args=[self._ttl_ms, marker_ms])
-            lost = bool(found.pop())
-            session = dict(zip(found[::2], found[1::2], strict=True))
+                session, lost = await self._walk_session(keys, marker_ms)
             return _follow(session, response_id, limit, max(0, self._cap - len(session)), lost)
         async with self._bounded("walk"), self._client.pipeline(transaction=False) as pipe:
             if limit == 1:
@@ -151,6 +149,24 @@ class RedisCache:
             session = replies[0]
             size = len(session)
         return _follow(session, response_id, limit, max(0, self._cap - size), self._lost(replies))
+
+    async def _walk_session(
+        self, keys: list[KeyT], marker_ms: int
+    ) -> tuple[dict[bytes, bytes], bool]:
+        """HGETALL and the TOUCH script in one round trip (two replies)."""
+        for attempt in (1, 2):
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(keys[0])
+                pipe.execute_command(
+                    "EVALSHA", self._touch.sha, len(keys), *keys, self._ttl_ms, marker_ms
+                )
+                session, lost = await pipe.execute(raise_on_error=False)
+            if not isinstance(lost, NoScriptError) or attempt == 2:
+                break
+            await self._client.script_load(self._touch.script)  # Redis restarted: reload
+        if isinstance(lost, Exception):
+            raise lost
+        return session, bool(lost)
 
     async def add_pending(self, entry: Entry) -> bool:
         if self._sharded:
