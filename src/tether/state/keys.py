@@ -26,9 +26,10 @@ every response id, so all keys of a session share one Redis Cluster hash slot):
                                   name, so on a Cluster it lives in the stream's slot: it
                                   vanishes exactly when the stream's shard loses its data.
 
-Reads fetch the session hash in one round trip (HGETALL, with TOUCH beside it) and
-follow parent headers in Python: moving ~2 KB records through Lua costs ~3 us each,
-which a 50-turn walk script pays 50 times. Writes that must be
+Reads fetch the session hash in one round trip and follow parent headers in
+Python: moving ~2 KB records through Lua costs ~3 us each, which a 50-turn walk
+script pays 50 times (measured: a 50-turn lookup 0.46 ms as a pipeline, 0.56 ms
+with the HGETALL inside a script). Writes that must be
 conditional (marking durable, trimming, refills, deletes) are Lua scripts, and every
 script takes only keys of one session: one slot.
 
@@ -200,21 +201,6 @@ settle(ARGV[1], tonumber(ARGV[2]))
 return 0
 """
 )
-
-# A chain lookup's upkeep, in the same round trip as its HGETALL. KEYS: records,
-# index, this instance's marker (or the records again, when there is none). ARGV: ttl
-# ms, marker ms (0: no marker). Renews the session's TTL (XX: it keeps off sessions
-# still holding pending records); returns 1 if the marker was missing (Redis lost
-# data), else 0. The records themselves do not pass through Lua: copying 50 of them
-# into Lua strings and back cost more than the reply it saves.
-TOUCH = """
-redis.call('PEXPIRE', KEYS[1], ARGV[1], 'XX')
-redis.call('PEXPIRE', KEYS[2], ARGV[1], 'XX')
-if ARGV[2] ~= '0' and redis.call('SET', KEYS[3], '1', 'PX', ARGV[2], 'NX') then
-  return 1
-end
-return 0
-"""
 
 # One server (or a Sentinel primary): the whole record in one call. KEYS[4]: the
 # stream, KEYS[5]: this instance's marker (or the stream again, when there is none).

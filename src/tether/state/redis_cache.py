@@ -26,7 +26,6 @@ from tether.state.keys import (
     REFILL,
     REMOVE,
     TOMBSTONE_SECONDS,
-    TOUCH,
     Keys,
     pack,
     parent_of,
@@ -116,7 +115,6 @@ class RedisCache:
         self._refill = client.register_script(REFILL)
         self._remove = client.register_script(REMOVE)
         self._record = client.register_script(RECORD)
-        self._touch = client.register_script(TOUCH)
         self._timeout = timeout
 
     def _bounded(self, operation: str) -> Bounded:
@@ -126,12 +124,6 @@ class RedisCache:
         # One round trip: the session's records (or just this one), and a TTL renewal
         # that XX keeps off sessions still holding pending records.
         records, index, _ = self._keys.session_keys(session_tag(response_id))
-        if limit > 1 and not self._sharded:
-            keys: list[KeyT] = [records, index, self._marker or records]
-            marker_ms = MARKER_MS if self._marker is not None else 0
-            async with self._bounded("walk"):
-                session, lost = await self._walk_session(keys, marker_ms)
-            return _follow(session, response_id, limit, max(0, self._cap - len(session)), lost)
         async with self._bounded("walk"), self._client.pipeline(transaction=False) as pipe:
             if limit == 1:
                 pipe.hget(records, response_id)
@@ -149,24 +141,6 @@ class RedisCache:
             session = replies[0]
             size = len(session)
         return _follow(session, response_id, limit, max(0, self._cap - size), self._lost(replies))
-
-    async def _walk_session(
-        self, keys: list[KeyT], marker_ms: int
-    ) -> tuple[dict[bytes, bytes], bool]:
-        """HGETALL and the TOUCH script in one round trip (two replies)."""
-        for attempt in (1, 2):
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.hgetall(keys[0])
-                pipe.execute_command(
-                    "EVALSHA", self._touch.sha, len(keys), *keys, self._ttl_ms, marker_ms
-                )
-                session, lost = await pipe.execute(raise_on_error=False)
-            if not isinstance(lost, NoScriptError) or attempt == 2:
-                break
-            await self._client.script_load(self._touch.script)  # Redis restarted: reload
-        if isinstance(lost, Exception):
-            raise lost
-        return session, bool(lost)
 
     async def add_pending(self, entry: Entry) -> bool:
         if self._sharded:
