@@ -202,6 +202,21 @@ return 0
 """
 )
 
+# One server (or a Sentinel primary): a lookup's upkeep, in the pipeline beside its
+# HGETALL (or HGET). KEYS: records, index, this instance's marker (or the records again,
+# when there is none). ARGV: ttl ms, marker ms (0: no marker). Renews the session's TTL
+# (XX: it keeps off sessions still holding pending records); returns 1 if the marker
+# was missing (Redis lost data), else 0. One reply instead of three; the records
+# themselves stay out of Lua (above).
+TOUCH = """
+redis.call('PEXPIRE', KEYS[1], ARGV[1], 'XX')
+redis.call('PEXPIRE', KEYS[2], ARGV[1], 'XX')
+if ARGV[2] ~= '0' and redis.call('SET', KEYS[3], '1', 'PX', ARGV[2], 'NX') then
+  return 1
+end
+return 0
+"""
+
 # One server (or a Sentinel primary): the whole record in one call. KEYS[4]: the
 # stream, KEYS[5]: this instance's marker (or the stream again, when there is none).
 # ARGV: id, packed value, created_at, marker ms (0: no marker), then the stream

@@ -26,6 +26,7 @@ from tether.state.keys import (
     REFILL,
     REMOVE,
     TOMBSTONE_SECONDS,
+    TOUCH,
     Keys,
     pack,
     parent_of,
@@ -115,25 +116,30 @@ class RedisCache:
         self._refill = client.register_script(REFILL)
         self._remove = client.register_script(REMOVE)
         self._record = client.register_script(RECORD)
+        self._touch = client.register_script(TOUCH)
         self._timeout = timeout
 
     def _bounded(self, operation: str) -> Bounded:
         return Bounded(operation, self._timeout)
 
     async def walk(self, response_id: str, limit: int) -> Walk:
-        # One round trip: the session's records (or just this one), and a TTL renewal
-        # that XX keeps off sessions still holding pending records.
+        # One round trip: the session's records (or just this one), and the upkeep.
         records, index, _ = self._keys.session_keys(session_tag(response_id))
-        async with self._bounded("walk"), self._client.pipeline(transaction=False) as pipe:
-            if limit == 1:
-                pipe.hget(records, response_id)
-                pipe.hlen(records)
-            else:
-                pipe.hgetall(records)
-            pipe.pexpire(records, self._ttl_ms, xx=True)
-            pipe.pexpire(index, self._ttl_ms, xx=True)
-            self._check_marker(pipe)
-            replies = await pipe.execute()
+        async with self._bounded("walk"):
+            for attempt in (1, 2):
+                async with self._client.pipeline(transaction=False) as pipe:
+                    if limit == 1:
+                        pipe.hget(records, response_id)
+                        pipe.hlen(records)
+                    else:
+                        pipe.hgetall(records)
+                    self._upkeep(pipe, records, index)
+                    replies = await pipe.execute(raise_on_error=False)
+                if not isinstance(replies[-1], NoScriptError) or attempt == 2:
+                    break
+                await self._client.script_load(TOUCH)  # Redis restarted or failed over
+        if error := next((r for r in replies if isinstance(r, Exception)), None):
+            raise error
         if limit == 1:
             value, size = replies[0], replies[1]
             session = {response_id.encode(): value} if value is not None else {}
@@ -141,6 +147,19 @@ class RedisCache:
             session = replies[0]
             size = len(session)
         return _follow(session, response_id, limit, max(0, self._cap - size), self._lost(replies))
+
+    def _upkeep(self, pipe: Pipeline | ClusterPipeline, records: str, index: str) -> None:
+        """A lookup's TTL renewal (XX keeps it off sessions holding pending records) and
+        marker check: the TOUCH script on one server; on a Cluster, where the marker lives
+        in the stream's slot, the commands themselves."""
+        if self._sharded:
+            pipe.pexpire(records, self._ttl_ms, xx=True)
+            pipe.pexpire(index, self._ttl_ms, xx=True)
+            self._check_marker(pipe)
+            return
+        keys = (records, index, self._marker or records)
+        marker_ms = MARKER_MS if self._marker is not None else 0
+        pipe.execute_command("EVALSHA", self._touch.sha, 3, *keys, self._ttl_ms, marker_ms)
 
     async def add_pending(self, entry: Entry) -> bool:
         if self._sharded:
