@@ -64,3 +64,8 @@ class EventStream(StreamingResponse):
             writer.uncancel()  # our own cancellation: the client left, nothing to send
         finally:
             listener.cancel()
+            # Cut short while sending, the source is left suspended: close it now (its
+            # `finally` ends the upstream call), not whenever it is collected.
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
