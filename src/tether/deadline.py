@@ -1,10 +1,10 @@
 """Deadlines for the hot path: asyncio.timeout's behaviour, without a timer apiece.
 
 Every turn bounds a few waits (its request body, each Redis operation). asyncio.timeout
-arms and cancels one event-loop timer per wait, and those timers were ~6% of a turn's
-CPU (measured: bench/run.py, one worker, 10-turn chains). Here the waits in progress
-sit in a dict, and one watcher, scheduled only while some are pending, looks at them
-every TICK seconds: a wait is cancelled between its deadline and TICK later.
+arms and cancels one event-loop timer per wait: 5.2 us a wait, against 1.4 us here
+(`python bench/micro.py`). The waits in progress sit in a set, and one watcher,
+scheduled only while some are pending, looks at them every TICK seconds: a wait is
+cancelled between its deadline and TICK later.
 
     async with deadline(0.25):
         await something()          # TimeoutError once 0.25 s (+ at most TICK) have passed

@@ -2,7 +2,7 @@
 
 A turn allocates a few thousand short-lived objects (parsed JSON, response dicts,
 coroutines); with the default thresholds the collector ran every 700 allocations and
-re-walked everything start-up left behind. Measured (`bench/run.py`, one worker,
+re-walked everything start-up left behind. Measured (`bench/ab.py`, one worker,
 10-turn chains): +10-30% turns/s and half the p99 at 64 requests in flight.
 """
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 from types import TracebackType
 from typing import Any
@@ -38,6 +38,7 @@ from tether.state.redis_clients import REDIS_ERRORS, RedisClient
 
 # One script call: its keys (all in one slot) and its arguments.
 ScriptCall = tuple[list[KeyT], list[EncodableT]]
+AnyPipeline = Pipeline | ClusterPipeline
 
 
 class Bounded:
@@ -125,21 +126,17 @@ class RedisCache:
     async def walk(self, response_id: str, limit: int) -> Walk:
         # One round trip: the session's records (or just this one), and the upkeep.
         records, index, _ = self._keys.session_keys(session_tag(response_id))
+
+        def queue(pipe: AnyPipeline) -> None:
+            if limit == 1:
+                pipe.hget(records, response_id)
+                pipe.hlen(records)
+            else:
+                pipe.hgetall(records)
+            self._upkeep(pipe, records, index)
+
         async with self._bounded("walk"):
-            for attempt in (1, 2):
-                async with self._client.pipeline(transaction=False) as pipe:
-                    if limit == 1:
-                        pipe.hget(records, response_id)
-                        pipe.hlen(records)
-                    else:
-                        pipe.hgetall(records)
-                    self._upkeep(pipe, records, index)
-                    replies = await pipe.execute(raise_on_error=False)
-                if not isinstance(replies[-1], NoScriptError) or attempt == 2:
-                    break
-                await self._client.script_load(TOUCH)  # Redis restarted or failed over
-        if error := next((r for r in replies if isinstance(r, Exception)), None):
-            raise error
+            replies = await self._execute(queue, self._touch)
         if limit == 1:
             value, size = replies[0], replies[1]
             session = {response_id.encode(): value} if value is not None else {}
@@ -148,7 +145,7 @@ class RedisCache:
             size = len(session)
         return _follow(session, response_id, limit, max(0, self._cap - size), self._lost(replies))
 
-    def _upkeep(self, pipe: Pipeline | ClusterPipeline, records: str, index: str) -> None:
+    def _upkeep(self, pipe: AnyPipeline, records: str, index: str) -> None:
         """A lookup's TTL renewal (XX keeps it off sessions holding pending records) and
         marker check: the TOUCH script on one server; on a Cluster, where the marker lives
         in the stream's slot, the commands themselves."""
@@ -230,24 +227,37 @@ class RedisCache:
                 await self._pipelined(self._mark, calls[start : start + SCRIPTS_PER_ROUND_TRIP])
 
     async def _pipelined(self, script: AsyncScript, calls: list[ScriptCall]) -> None:
-        """Many calls of one script in one pipeline (on a Cluster: one per node, at once).
+        """Many calls of one script in one pipeline (on a Cluster: one per node, at once)."""
+
+        def queue(pipe: AnyPipeline) -> None:
+            for keys, args in calls:
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+
+        await self._execute(queue, script)
+
+    async def _execute(
+        self, queue: Callable[[AnyPipeline], None], script: AsyncScript
+    ) -> list[Any]:
+        """One pipeline (what `queue` puts in it) whose scripts survive a lost script cache.
 
         A server that lost its script cache (restarted, failed over) answers NOSCRIPT,
         which a pipeline cannot fix as it goes: load the script (on every primary) and
-        run the batch once more; the scripts it runs are idempotent. (That NOSCRIPT is
-        why redis-py blocks `evalsha` on cluster pipelines; the raw command is queued.)
+        run the pipeline once more; what these pipelines run is idempotent. (That
+        NOSCRIPT is why redis-py blocks `evalsha` on cluster pipelines; the raw command
+        is queued.) Any other error is raised.
         """
-        for attempt in (1, 2):
-            async with self._client.pipeline(transaction=False) as pipe:
-                for keys, args in calls:
-                    pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-                replies = await pipe.execute(raise_on_error=False)
-            errors = [reply for reply in replies if isinstance(reply, Exception)]
-            if not errors:
-                return
-            if attempt == 2 or not all(isinstance(error, NoScriptError) for error in errors):
-                raise errors[0]
+        replies = await self._run(queue)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
             await self._client.script_load(script.script)
+            replies = await self._run(queue)
+        if error := next((reply for reply in replies if isinstance(reply, Exception)), None):
+            raise error
+        return replies
+
+    async def _run(self, queue: Callable[[AnyPipeline], None]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            queue(pipe)
+            return await pipe.execute(raise_on_error=False)
 
     async def remove(self, response_id: str) -> bool:
         keys = self._keys.session_keys(session_tag(response_id))
@@ -269,7 +279,7 @@ class RedisCache:
             return "down"
         return "ok" if previous is not None else "lost"
 
-    def _check_marker(self, pipe: Pipeline | ClusterPipeline) -> None:
+    def _check_marker(self, pipe: AnyPipeline) -> None:
         # Last in the round trip: sets the marker only if it was missing (Redis lost it).
         if self._marker is not None:
             pipe.set(self._marker, 1, px=MARKER_MS, nx=True)
