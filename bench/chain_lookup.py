@@ -36,9 +36,9 @@ from tether.config import CacheSettings, Secret, Settings
 from tether.core.ids import new_item_id, new_response_id, new_session_tag
 from tether.core.records import Turn, encode_turn
 from tether.state import ConversationStore, StoreOptions, open_store_with
-from tether.state.database import SqlDatabase
-from tether.state.engine import create_engine
-from tether.state.migrate import migrate
+from tether.state.sql.database import SqlDatabase
+from tether.state.sql.engine import create_engine
+from tether.state.sql.migrate import migrate
 
 REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DATABASE_URL = os.environ.get(

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import redis
 
-# tether's Redis key prefix (tether.state.keys.KEY_PREFIX); the bench cannot set another.
+# tether's Redis key prefix (tether.state.redis.keys.KEY_PREFIX); the bench cannot set another.
 TETHER_KEYS = "tether:v1:*"
 
 

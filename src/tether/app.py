@@ -10,12 +10,11 @@ from typing import TypedDict
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
 
 from tether import heap
-from tether.api import meta, responses
 from tether.api.errors import handle_http_error, handle_tether_error, handle_unexpected
 from tether.api.middleware import RequestLog
+from tether.api.routes import starlette_routes
 from tether.config import Settings
 from tether.errors import TetherError
 from tether.observability.metrics import Metrics
@@ -28,35 +27,6 @@ class State(TypedDict):
     resources: Resources
 
 
-def _routes() -> list[Route]:
-    # The router tries routes in order: the one every turn takes comes first.
-    routes = [
-        Route(f"{prefix}/responses", responses.create_response, methods=["POST"])
-        for prefix in ("/v1", "")
-    ]
-    routes += [
-        Route("/health/liveliness", meta.liveliness, methods=["GET"]),
-        Route("/health/readiness", meta.readiness, methods=["GET"]),
-        Route("/openapi.json", meta.openapi, methods=["GET"]),
-        Route("/metrics", meta.metrics, methods=["GET"]),
-        Route("/v1/session-cache/stats", meta.session_cache_stats, methods=["GET"]),
-    ]
-    for prefix in ("/v1", ""):  # the OpenAI paths, with and without /v1
-        routes += [
-            Route(f"{prefix}/responses/{{response_id}}", responses.get_response, methods=["GET"]),
-            Route(
-                f"{prefix}/responses/{{response_id}}", responses.delete_response, methods=["DELETE"]
-            ),
-            Route(
-                f"{prefix}/responses/{{response_id}}/input_items",
-                responses.list_input_items,
-                methods=["GET"],
-            ),
-            Route(f"{prefix}/models", meta.list_models, methods=["GET"]),
-        ]
-    return routes
-
-
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics(multiprocess=settings.metrics_multiprocess)
 
@@ -66,14 +36,14 @@ def create_app(settings: Settings) -> Starlette:
             log.info(
                 "tether ready: models %s; cache %s; database %s",
                 ", ".join(route.name for route in settings.models),
-                "redis" if settings.redis_url else "in-process",
+                settings.cache_backend,
                 settings.database_url.reveal().split(":", 1)[0],  # the scheme only: no secrets
             )
             heap.settle()
             yield {"resources": resources}
 
     return Starlette(
-        routes=_routes(),
+        routes=starlette_routes(),
         middleware=[Middleware(RequestLog, metrics=metrics)],
         lifespan=lifespan,
         exception_handlers={

@@ -12,13 +12,13 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-from tether.cli_support import load_quietly
+from tether.config import MULTIPROC_ENV, Settings, load_settings
+from tether.errors import ConfigError
 from tether.observability.logs import configure as configure_logs
 
 log = logging.getLogger("tether")
 CONFIG_ENV = "TETHER_CONFIG"
 LOG_LEVEL_ENV = "TETHER_LOG_LEVEL"
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--model", help="model to use (default: the first listed)")
     verify.add_argument("--key", help="API key (default: the config's master key)")
     return parser
+
+
+def load_quietly(config_path: str | None) -> Settings:
+    """The settings, or one line naming the bad key and exit status 2."""
+    try:
+        return load_settings(config_path, os.environ)
+    except ConfigError as exc:
+        print(f"tether: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def app_factory() -> object:
@@ -104,9 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     from tether.verify import run_verify
 
-    status: int = run_verify(
-        args.url, args.config or os.environ.get(CONFIG_ENV), args.model, args.key
-    )
+    settings = load_quietly(args.config or os.environ.get(CONFIG_ENV))
+    status: int = run_verify(args.url, settings, args.model, args.key)
     return status
 
 

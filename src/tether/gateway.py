@@ -9,18 +9,18 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from tether.api.schemas import ResponseCreate
 from tether.core import ids
 from tether.core.caller import Caller
 from tether.core.completion import CompletionRequest, Delta, StreamEnd
-from tether.core.history import assemble
-from tether.core.items import Item, normalize_input
+from tether.core.history import assemble, check_tool_outputs
+from tether.core.items import Item
 from tether.core.records import Turn
-from tether.core.response import ResponseSettings, finished, output_items, skeleton
+from tether.core.response import finished, output_items, skeleton
+from tether.core.settings import TurnSettings
 from tether.core.stream import Event, ResponseStream
 from tether.errors import TetherError, UpstreamError
 from tether.observability.latency import StateLatencies
-from tether.providers.base import Provider
+from tether.providers.port import Provider
 from tether.providers.registry import ProviderRegistry
 from tether.state.store import ConversationStore
 
@@ -58,37 +58,27 @@ class Gateway:
         self.store = store
         self.latencies = StateLatencies()
 
-    async def prepare(self, req: ResponseCreate, caller: Caller) -> PreparedTurn:
-        route, provider = self.registry.get(req.model)
+    async def prepare(
+        self, settings: TurnSettings, input_items: list[Item], caller: Caller
+    ) -> PreparedTurn:
+        """The turn's chain, history and model call; `input_items` are normalized."""
+        route, provider = self.registry.get(settings.model)
         chain: list[Turn] = []
-        if req.previous_response_id is not None:
+        if settings.previous_response_id is not None:
             started = time.perf_counter()
-            chain = await self.store.load_chain(req.previous_response_id, caller.scope)
+            chain = await self.store.load_chain(settings.previous_response_id, caller.scope)
             self.latencies.chain_lookup.add(time.perf_counter() - started)
-        raw_input = req.input if isinstance(req.input, str) else _dump(req.input)
-        input_items = normalize_input(raw_input)
-        settings = _settings(req)
-        session = chain[-1].session if chain else _new_session(req, caller)
+        history = assemble(chain, input_items)
+        check_tool_outputs(history, len(history) - len(input_items))
+        session = chain[-1].session if chain else _new_session(settings, caller)
         response_id = ids.new_response_id(session)
-        call = CompletionRequest(
-            model=route.upstream_model,
-            items=assemble(chain, input_items),
-            instructions=settings.instructions,  # this turn's own settings only
-            tools=settings.tools,
-            tool_choice=settings.tool_choice,
-            parallel_tool_calls=settings.parallel_tool_calls,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            max_output_tokens=settings.max_output_tokens,
-            text_format=settings.text,
-        )
         return PreparedTurn(
             response_id=response_id,
             session=session,
             caller=caller,
-            parent_id=req.previous_response_id,
+            parent_id=settings.previous_response_id,
             input_items=input_items,
-            call=call,
+            call=CompletionRequest(route.upstream_model, history, settings),
             base=skeleton(response_id, settings, time.time()),
             store=settings.store,
             provider=provider,
@@ -173,33 +163,8 @@ async def _close(batches: AsyncIterator[list[Delta]]) -> None:
         await aclose()
 
 
-def _dump(items: list[Any]) -> list[Item]:
-    return [item.model_dump(exclude_none=True) for item in items]
-
-
-def _settings(req: ResponseCreate) -> ResponseSettings:
-    choice = req.tool_choice
-    return ResponseSettings(
-        model=req.model,
-        instructions=req.instructions,
-        previous_response_id=req.previous_response_id,
-        store=req.store,
-        temperature=req.temperature,
-        top_p=req.top_p,
-        max_output_tokens=req.max_output_tokens,
-        tools=[tool.model_dump(exclude_none=False) for tool in req.tools],
-        tool_choice=choice if isinstance(choice, str) else choice.model_dump(),
-        parallel_tool_calls=req.parallel_tool_calls,
-        metadata=req.metadata or {},
-        text=req.text,
-        reasoning=req.reasoning,
-        truncation=req.truncation,
-        user=req.user,
-    )
-
-
-def _new_session(req: ResponseCreate, caller: Caller) -> str:
-    metadata = req.metadata or {}
+def _new_session(settings: TurnSettings, caller: Caller) -> str:
+    metadata = settings.metadata or {}
     for key in _SESSION_KEYS:
         if metadata.get(key):
             return ids.named_session_tag(caller.owner, metadata[key])

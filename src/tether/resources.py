@@ -6,14 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from tether.api.auth import Authenticator
+from tether.auth import Authenticator
 from tether.config import Settings
 from tether.gateway import Gateway
 from tether.observability.exporter import mirrored_stats
 from tether.observability.metrics import Metrics
 from tether.providers.registry import ProviderRegistry
-from tether.state.factory import open_store
-from tether.state.store import ConversationStore
+from tether.state import ConversationStore, open_store
 
 
 @dataclass(frozen=True, slots=True)

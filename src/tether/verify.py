@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import orjson
 
-from tether.cli_support import load_quietly
+from tether.config import Settings
 
 
 @dataclass
@@ -133,8 +133,7 @@ class Checker:
         return "test chain deleted"
 
 
-def run_verify(url: str, config_path: str | None, model: str | None, key: str | None) -> int:
-    settings = load_quietly(config_path)  # the config, or the environment alone
+def run_verify(url: str, settings: Settings, model: str | None, key: str | None) -> int:
     if key is None and settings.master_key is not None:
         key = settings.master_key.reveal()
     headers = {"authorization": f"Bearer {key}"} if key else {}

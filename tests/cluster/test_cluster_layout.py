@@ -7,9 +7,9 @@ from redis.asyncio.cluster import RedisCluster
 from tests.integration.conftest import Backend
 from tests.integration.turns import make_chain, make_turn
 from tether.config import CacheSettings
-from tether.state.entry import Entry
-from tether.state.keys import Keys
-from tether.state.redis_cache import RedisCache
+from tether.state.ports import Entry
+from tether.state.redis.cache import RedisCache
+from tether.state.redis.keys import Keys
 
 from .servers import RedisClusterNodes
 
@@ -85,5 +85,5 @@ async def test_scripts_come_back_after_every_primary_flushed_them(
         for chain in chains:
             assert await store.load_chain(chain[1].id, "alice") == chain
         stats = store.stats()
-        assert stats["writer_rows"] == 12
-        assert stats["cache_errors"] == stats["sync_writes"] == 0
+        assert stats.writer_rows == 12
+        assert stats.cache_errors == stats.sync_writes == 0

@@ -15,9 +15,9 @@ from redis.asyncio.cluster import RedisCluster
 
 from tests.integration import test_cache_contract, test_store_contract, test_writer
 from tether.config import CacheSettings
-from tether.state.cache import Cache
-from tether.state.keys import Keys
-from tether.state.redis_cache import RedisCache
+from tether.state.ports import Cache
+from tether.state.redis.cache import RedisCache
+from tether.state.redis.keys import Keys
 
 # Tests that build their own standalone backend: nothing of the Cluster in them.
 STANDALONE_ONLY = {"test_a_failing_database_keeps_entries_until_it_recovers"}

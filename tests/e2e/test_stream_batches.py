@@ -13,10 +13,10 @@ import pytest
 from tests.fakes.upstream import FakeUpstream
 from tether.core.completion import CompletionRequest, Delta, StreamEnd, TextDelta
 from tether.core.items import normalize_input
+from tether.core.settings import TurnSettings
 from tether.errors import UpstreamError
 from tether.providers.anthropic import AnthropicProvider
-from tether.providers.dialect import HttpProvider
-from tether.providers.http import Timeouts
+from tether.providers.http import HttpProvider, Timeouts
 from tether.providers.openai_chat import OpenAIChatProvider
 
 WORDS = [f"w{i}" for i in range(40)]
@@ -24,12 +24,16 @@ WORDS = [f"w{i}" for i in range(40)]
 
 def provider(upstream: FakeUpstream, dialect: str) -> HttpProvider:
     if dialect == "chat":
-        return OpenAIChatProvider.create("chat", upstream.openai_base, "sk-x", Timeouts())
-    return AnthropicProvider.create("claude", upstream.anthropic_base, "sk-x", Timeouts())
+        return OpenAIChatProvider.create(
+            "chat", upstream.openai_base, "sk-x", Timeouts(connect=5.0, read=60.0)
+        )
+    return AnthropicProvider.create(
+        "claude", upstream.anthropic_base, "sk-x", Timeouts(connect=5.0, read=60.0)
+    )
 
 
 def request() -> CompletionRequest:
-    return CompletionRequest(model="m", items=normalize_input(" ".join(WORDS)))
+    return CompletionRequest("m", normalize_input(" ".join(WORDS)), TurnSettings(model="m"))
 
 
 async def streamed(

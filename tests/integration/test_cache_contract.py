@@ -9,11 +9,10 @@ import pytest
 from redis.asyncio import Redis
 
 from tether.config import CacheSettings
-from tether.state.cache import Cache
-from tether.state.entry import Entry
-from tether.state.keys import Keys
-from tether.state.memory_cache import MemoryCache
-from tether.state.redis_cache import RedisCache
+from tether.state.memory import MemoryCache
+from tether.state.ports import Cache, Entry
+from tether.state.redis.cache import RedisCache
+from tether.state.redis.keys import Keys
 
 from .turns import make_chain, make_turn
 

@@ -12,11 +12,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tether.state.database import SqlDatabase
-from tether.state.engine import async_url, create_engine
-from tether.state.entry import Entry
-from tether.state.migrate import VERSION_TABLE, migrate
-from tether.state.schema import metadata
+from tether.state.ports import Entry
+from tether.state.sql.database import SqlDatabase
+from tether.state.sql.engine import async_url, create_engine
+from tether.state.sql.migrate import VERSION_TABLE, migrate
+from tether.state.sql.table import metadata
 
 from .turns import make_chain, make_turn
 

@@ -28,9 +28,9 @@ async def test_a_dead_redis_degrades_to_the_database(key_prefix: str, tmp_path: 
         async with backend.open_database_only() as other:  # written through: visible at once
             assert await other.get(second.id, None) == second
         stats = store.stats()
-        assert stats["degraded"] is True
-        assert stats["sync_writes"] == 2
-        assert stats["cache_errors"] >= 1
+        assert stats.degraded is True
+        assert stats.sync_writes == 2
+        assert stats.cache_errors >= 1
         ready = await store.readiness()
         assert ready["cache"]["status"] == "unavailable"
         assert ready["database"]["status"] == "ok"
@@ -55,8 +55,8 @@ async def test_losing_redis_mid_flight_keeps_every_turn(
         await store.record(second)
         async with backend.open_database_only() as durable:
             await eventually(lambda: _found(durable, [first, second]), within=3)
-        assert store.stats()["sync_writes"] == 1  # second
-        assert store.stats()["direct_writes"] >= 1  # first, from the local copy
+        assert store.stats().sync_writes == 1  # second
+        assert store.stats().direct_writes >= 1  # first, from the local copy
         await proxy.start()  # Redis is back (same port)
         await asyncio.sleep(1.1)  # past the guard's cool-down
         await store.record(third)
@@ -65,7 +65,7 @@ async def test_losing_redis_mid_flight_keeps_every_turn(
             second.id,
             third.id,
         ]
-        assert store.stats()["degraded"] is False
+        assert store.stats().degraded is False
     async with backend.open_database_only() as durable:
         assert await _found(durable, [first, second, third])
     assert any("degraded" in r.getMessage() for r in caplog.records)

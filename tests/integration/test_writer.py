@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from tether.core.records import Turn
 from tether.errors import StorageUnavailable
-from tether.state.journal import RedisJournal
-from tether.state.keys import Keys
+from tether.state.redis.journal import RedisJournal
+from tether.state.redis.keys import Keys
 
 from .conftest import Backend
 from .turns import eventually, make_chain, make_turn
@@ -43,7 +43,7 @@ async def test_records_never_expire_before_they_are_durable(
         # start-up: instances of one deployment share the TTL.)
         async with redis_backend.open(ttl_seconds=1) as other:
             assert ids(await other.load_chain(chain[-1].id, "alice")) == ids(chain)
-            assert other.stats()["db_fallbacks"] == 0
+            assert other.stats().misses == 0
             await store.flush()
         assert 0 < await redis_client.pttl(keys.records(chain[0].session)) <= 1000
         assert await all_durable(redis_backend, chain)
@@ -54,7 +54,7 @@ async def test_the_writer_flushes_on_its_interval(redis_backend: Backend) -> Non
     async with redis_backend.open(flush_interval_seconds=0.2) as store:
         await store.record(turn)
         await eventually(lambda: all_durable(redis_backend, [turn]), within=3)
-        assert store.stats()["writer_batches"] == 1
+        assert store.stats().writer_batches == 1
 
 
 async def test_a_dead_instances_entries_are_taken_over(
@@ -69,8 +69,8 @@ async def test_a_dead_instances_entries_are_taken_over(
         assert len(await ghost.read(100)) == 5
         async with redis_backend.open(claim_idle=0.3, flush_interval_seconds=0.1) as gateway_b:
             await eventually(lambda: all_durable(redis_backend, turns), within=5)
-            assert gateway_b.stats()["reclaimed"] == 5
-        assert gateway_a.stats()["writer_batches"] == 0
+            assert gateway_b.stats().reclaimed == 5
+        assert gateway_a.stats().writer_batches == 0
 
 
 async def test_the_writer_recovers_when_redis_loses_the_stream(
@@ -84,8 +84,8 @@ async def test_the_writer_recovers_when_redis_loses_the_stream(
         await store.flush()  # recreates the group; the local copy is written directly
         await store.record(later)
         await store.flush()
-        assert store.stats()["stream_resets"] == 1
-        assert store.stats()["writer_backlog"] == 0
+        assert store.stats().stream_resets == 1
+        assert store.stats().writer_backlog == 0
         assert await redis_client.pttl(keys.records(lost.session)) > 0  # settled in Redis too
     assert await all_durable(redis_backend, [lost, later])
 
@@ -101,7 +101,7 @@ async def test_a_follow_up_works_after_redis_restarts_empty(
         wiped = [key async for key in redis_client.scan_iter(match=f"{prefix}*")]
         await redis_client.delete(*wiped)
         assert ids(await store.load_chain(second.id, "alice")) == ids([first, second])
-        assert store.stats()["db_fallbacks"] == 0  # served from this instance's copies
+        assert store.stats().misses == 0  # served from this instance's copies
         await store.flush()
     assert await all_durable(redis_backend, [first, second])
 
@@ -119,12 +119,12 @@ async def test_a_thousand_responses_take_few_commits(redis_backend: Backend) -> 
             await asyncio.gather(*(store.record(t) for t in turns[start : start + 50]))
 
         async def batch_flushed() -> bool:  # long before the (one hour) interval
-            return store.stats()["writer_rows"] >= int(before["writer_rows"]) + 500
+            return store.stats().writer_rows >= int(before.writer_rows) + 500
 
         await eventually(batch_flushed, within=5)
     stats = store.stats()
-    assert stats["writer_rows"] - before["writer_rows"] == 1000
-    assert stats["db_commits"] - before["db_commits"] <= 10
+    assert stats.writer_rows - before.writer_rows == 1000
+    assert stats.db_commits - before.db_commits <= 10
 
 
 async def test_large_turns_go_to_the_database_before_a_batch_fills(
@@ -138,10 +138,10 @@ async def test_large_turns_go_to_the_database_before_a_batch_fills(
             await store.record(turn)
 
         async def written() -> bool:
-            return int(store.stats()["writer_rows"]) >= 20
+            return int(store.stats().writer_rows) >= 20
 
         await eventually(written, within=5)  # the interval is an hour
-        assert store.stats()["writer_backlog"] <= 10
+        assert store.stats().writer_backlog <= 10
 
 
 async def test_a_failing_database_keeps_entries_until_it_recovers(
@@ -158,13 +158,13 @@ async def test_a_failing_database_keeps_entries_until_it_recovers(
             with pytest.raises(StorageUnavailable):
                 await store.flush()
         assert await store.load_chain(turn.id, "alice") == [turn]  # reads still work
-        assert store.stats()["writer_held"] == 1
+        assert store.stats().writer_held == 1
         failures = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert len(failures) == 1
         assert "1 stream entries" in failures[0].getMessage()  # logged once, with context
         _rename(path, "responses_away", "responses")
         await store.flush()
-        assert store.stats()["writer_held"] == store.stats()["writer_backlog"] == 0
+        assert store.stats().writer_held == store.stats().writer_backlog == 0
     assert await all_durable(backend, [turn])
     assert any("recovered" in r.getMessage() for r in caplog.records)
 
@@ -205,5 +205,5 @@ async def test_lookups_and_records_go_on_after_redis_forgets_its_scripts(
         await redis_client.script_flush()
         await store.record(third)
         assert ids(await store.load_chain(third.id, "alice")) == ids([first, second, third])
-        assert store.stats()["cache_errors"] == 0
-        assert store.stats()["db_fallbacks"] == 0
+        assert store.stats().cache_errors == 0
+        assert store.stats().misses == 0

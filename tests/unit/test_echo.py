@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.settings import settings_of
 from tether.core.completion import (
     Completion,
     CompletionRequest,
@@ -26,7 +27,7 @@ LOOKUP_TOOL: dict[str, Any] = {
 
 
 def request(items: Any, **settings: Any) -> CompletionRequest:
-    return CompletionRequest(model="echo", items=normalize_input(items), **settings)
+    return CompletionRequest("echo", normalize_input(items), settings_of(**settings))
 
 
 async def collect(provider: EchoProvider, req: CompletionRequest) -> list[Delta]:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tether.core import anthropic_format, chat_format
+from tests.support.settings import settings_of
 from tether.core.completion import CompletionRequest
 from tether.core.history import assemble
 from tether.core.items import Item, function_call, normalize_input, output_message
 from tether.core.records import Turn
-from tether.core.response import ResponseSettings, skeleton
+from tether.core.response import skeleton
+from tether.providers import anthropic, openai_chat
 
 
 def turn(n: int, input_items: list[Item], output: list[Item], **settings: Any) -> Turn:
     response_id = f"resp_{'0' * 32}{n:032x}"
-    response = skeleton(response_id, ResponseSettings(model="echo", **settings), float(n))
+    response = skeleton(response_id, settings_of(**settings), float(n))
     response["output"] = output
     return Turn(
         id=response_id,
@@ -161,9 +162,9 @@ def test_replaying_a_chain_to_either_provider_leaves_its_turns_untouched() -> No
     ]
     before = copy.deepcopy(chain)
     request = CompletionRequest(
-        model="m", items=assemble(chain, normalize_input("thanks")), instructions="hi"
+        "m", assemble(chain, normalize_input("thanks")), settings_of(instructions="hi")
     )
-    for build in (chat_format.request_body, anthropic_format.request_body):
+    for build in (openai_chat.request_body, anthropic.request_body):
         for stream in (False, True):
             build(request, stream=stream)
     assert chain == before

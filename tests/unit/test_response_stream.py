@@ -7,8 +7,9 @@ from typing import Any
 import pydantic
 from openai.types.responses import Response, ResponseStreamEvent
 
+from tests.support.settings import settings_of
 from tether.core.completion import Completion, StreamEnd, TextDelta, ToolCall, ToolCallDelta, Usage
-from tether.core.response import ResponseSettings, finished, output_items, skeleton
+from tether.core.response import finished, output_items, skeleton
 from tether.core.stream import Event, ResponseStream
 
 RESPONSE_ID = "resp_" + "a" * 64
@@ -40,7 +41,7 @@ COMMON_OPTIONAL = {
 
 
 def base(**settings: Any) -> dict[str, Any]:
-    return skeleton(RESPONSE_ID, ResponseSettings(model="echo", **settings), CREATED_AT)
+    return skeleton(RESPONSE_ID, settings_of(**settings), CREATED_AT)
 
 
 def run(
@@ -71,7 +72,8 @@ def test_skeleton_has_every_required_and_common_response_field() -> None:
 
 
 def test_skeleton_echoes_this_turns_settings() -> None:
-    tools = [{"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": None}]
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": None}
+    tools = [{**tool, "description": None}]  # as validated: every field of the tool shown
     response = base(
         instructions="be brief",
         previous_response_id="resp_" + "b" * 64,
@@ -79,7 +81,7 @@ def test_skeleton_echoes_this_turns_settings() -> None:
         temperature=0.3,
         top_p=0.8,
         max_output_tokens=50,
-        tools=tools,
+        tools=[tool],
         tool_choice="required",
         parallel_tool_calls=False,
         metadata={"k": "v"},

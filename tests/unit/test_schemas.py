@@ -14,8 +14,8 @@ from tether.api.schemas import (
     InputItemsQuery,
     MessageItem,
     ResponseCreate,
-    ToolChoiceFunction,
 )
+from tether.core.settings import ToolChoiceFunction
 from tether.errors import InvalidRequest
 
 WEATHER_TOOL: dict[str, Any] = {

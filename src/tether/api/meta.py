@@ -1,14 +1,15 @@
-"""Endpoints about the gateway itself: models, health, the OpenAPI schema."""
+"""Endpoints about the gateway itself: models, health, metrics, statistics."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tether.api.auth import caller_of
 from tether.api.errors import json_response
-from tether.api.schemas import InputItemsQuery, ResponseCreate
 from tether.errors import PermissionDenied
 from tether.observability import health
 from tether.resources import Resources
@@ -16,7 +17,7 @@ from tether.resources import Resources
 
 async def list_models(request: Request) -> Response:
     resources: Resources = request.state.resources
-    resources.auth.caller(request.headers)
+    caller_of(request)
     data = [
         {"id": name, "object": "model", "created": 0, "owned_by": route.provider}
         for name, route in resources.registry.routes.items()
@@ -30,84 +31,9 @@ async def liveliness(_request: Request) -> Response:
 
 async def readiness(request: Request) -> Response:
     resources: Resources = request.state.resources
-    configured = resources.settings.redis_url is not None
+    configured = resources.settings.cache_backend == "redis"
     status, body = await health.readiness(resources.store, configured)
     return json_response(body, status)
-
-
-def openapi_schema() -> dict[str, Any]:
-    """The contract clients and fuzzers use; request bodies come from the pydantic models."""
-    create = ResponseCreate.model_json_schema(ref_template="#/components/schemas/{model}")
-    defs = create.pop("$defs", {})
-    error = {"$ref": "#/components/schemas/Error"}
-    errors = {
-        str(code): {"description": text, "content": {"application/json": {"schema": error}}}
-        for code, text in ((400, "Bad request"), (401, "No valid key"), (404, "Not found"))
-    }
-    ok = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
-    id_param = {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    query = InputItemsQuery.model_json_schema()["properties"]
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "tether", "version": "0.1.0"},
-        "paths": {
-            "/v1/responses": {
-                "post": {
-                    "operationId": "createResponse",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/ResponseCreate"}
-                            }
-                        },
-                    },
-                    "responses": {"200": ok, **errors},
-                }
-            },
-            "/v1/responses/{response_id}": {
-                "get": {
-                    "operationId": "getResponse",
-                    "parameters": [id_param],
-                    "responses": {"200": ok, **errors},
-                },
-                "delete": {
-                    "operationId": "deleteResponse",
-                    "parameters": [id_param],
-                    "responses": {"200": ok, **errors},
-                },
-            },
-            "/v1/responses/{response_id}/input_items": {
-                "get": {
-                    "operationId": "listInputItems",
-                    "parameters": [id_param]
-                    + [
-                        {"name": k, "in": "query", "required": False, "schema": v}
-                        for k, v in query.items()
-                    ],
-                    "responses": {"200": ok, **errors},
-                }
-            },
-            "/v1/models": {
-                "get": {"operationId": "listModels", "responses": {"200": ok, **errors}}
-            },
-        },
-        "components": {
-            "schemas": {
-                **defs,
-                "ResponseCreate": create,
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {"error": {"type": "object"}},
-                },
-            }
-        },
-    }
-
-
-async def openapi(_request: Request) -> Response:
-    return json_response(openapi_schema())
 
 
 async def metrics(request: Request) -> Response:
@@ -119,16 +45,17 @@ async def metrics(request: Request) -> Response:
 
 async def session_cache_stats(request: Request) -> Response:
     resources: Resources = request.state.resources
-    caller = resources.auth.caller(request.headers)
+    caller = caller_of(request)
     if resources.settings.auth_enabled and not caller.sees_all:
         raise PermissionDenied("The session cache statistics need the master key.")
-    stats: dict[str, Any] = dict(resources.store.stats())
+    snapshot = resources.store.stats()
+    stats: dict[str, Any] = asdict(snapshot)
     census = await resources.store.census()
-    stats["available"] = census is not None and not stats["degraded"]
-    stats["backend"] = "redis" if resources.settings.redis_url else "memory"
+    stats["available"] = census is not None and not snapshot.degraded
+    stats["backend"] = resources.settings.cache_backend
     stats["fallbacks"] = {
-        "cache_miss": stats["db_fallbacks"],
-        "cache_unavailable": stats["cache_errors"],
+        "cache_miss": snapshot.misses,
+        "cache_unavailable": snapshot.cache_errors,
     }
     stats["latency_ms"] = resources.gateway.latencies.summary()
     if census is not None:

@@ -8,31 +8,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tether.api.routes import label
 from tether.core.ids import new_request_id
 from tether.observability.metrics import Metrics
 
 log = logging.getLogger("tether.access")
-_ROUTES = {"/v1/responses": "responses", "/responses": "responses"}
-
-
-_OTHER_ROUTES = {
-    "/v1/models": "models",
-    "/models": "models",
-    "/health/liveliness": "health",
-    "/health/readiness": "health",
-    "/metrics": "metrics",
-    "/openapi.json": "openapi",
-    "/v1/session-cache/stats": "stats",
-}
-
-
-def route_of(path: str) -> str:
-    """A bounded label: unknown paths (scanners) all count as `other`."""
-    if path in _ROUTES:
-        return _ROUTES[path]
-    if path.startswith(("/v1/responses/", "/responses/")):
-        return "responses.input_items" if path.endswith("/input_items") else "responses.item"
-    return _OTHER_ROUTES.get(path, "other")
 
 
 class RequestLog:
@@ -69,7 +49,7 @@ class RequestLog:
             self._done(scope, state, status, time.perf_counter() - start)
 
     def _done(self, scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
-        route = route_of(scope["path"])
+        route = label(scope.get("route"))  # set by the router once it matched
         model = state.get("model", "")
         self.metrics.request_done(route, model, status, seconds)
         if route in ("health", "metrics"):

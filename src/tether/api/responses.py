@@ -9,11 +9,13 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tether.api.auth import caller_of
 from tether.api.body import parse_json, read_limited, validate
 from tether.api.errors import invalid_body, json_response
 from tether.api.schemas import InputItemsQuery, ResponseCreate
 from tether.api.sse import EventStream, encode_stream
 from tether.core.caller import Caller
+from tether.core.items import Item, normalize_input
 from tether.core.pagination import page_items
 from tether.errors import InvalidRequest, NotFound
 from tether.gateway import PreparedTurn
@@ -25,7 +27,7 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 def _context(request: Request) -> tuple[Resources, Caller]:
     resources: Resources = request.state.resources
-    return resources, resources.auth.caller(request.headers)
+    return resources, caller_of(request)
 
 
 async def create_response(request: Request) -> Response:
@@ -33,9 +35,9 @@ async def create_response(request: Request) -> Response:
     settings = resources.settings
     raw = await read_limited(request, settings.max_body_bytes, settings.body_timeout_seconds)
     req = validate(ResponseCreate, parse_json(raw))
-    if req.background:
-        raise InvalidRequest("Background responses are not supported.", param="background")
-    turn = await resources.gateway.prepare(req, caller)
+    if (refused := req.refused()) is not None:
+        raise InvalidRequest(f"The '{refused}' parameter is not supported yet.", param=refused)
+    turn = await resources.gateway.prepare(req, _input_items(req), caller)
     request.state.model = req.model  # only a configured name: it becomes a metric label
     if req.stream:
         batches = await resources.gateway.stream(turn)
@@ -44,6 +46,12 @@ async def create_response(request: Request) -> Response:
     body = orjson.dumps(await resources.gateway.create(turn))
     headers = _timing(request, resources, turn, stream=False)
     return Response(body, 200, media_type="application/json", headers=headers)
+
+
+def _input_items(req: ResponseCreate) -> list[Item]:
+    if isinstance(req.input, str):
+        return normalize_input(req.input)
+    return normalize_input([item.model_dump(exclude_none=True) for item in req.input])
 
 
 def _timing(

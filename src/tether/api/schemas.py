@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from tether.core.settings import TurnSettings
+
 # Unknown top-level fields are ignored (SDKs add new ones often); unknown item and
 # content types are rejected, naming the field, because replaying them would be a guess.
 _Lenient = ConfigDict(extra="ignore", strict=True)
@@ -86,46 +88,22 @@ InputItem = Annotated[
 ]
 
 
-class FunctionTool(BaseModel):
-    model_config = _Lenient
-    type: Literal["function"]
-    name: str = Field(pattern=r"^[a-zA-Z0-9_.-]{1,64}$")
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
+class ResponseCreate(TurnSettings):
+    """The body of `POST /v1/responses`: the turn's settings, its input, and how to answer."""
 
-
-class ToolChoiceFunction(BaseModel):
-    model_config = _Strict
-    type: Literal["function"]
-    name: str = Field(min_length=1, max_length=64)
-
-
-ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
-
-
-class ResponseCreate(BaseModel):
-    """The body of `POST /v1/responses` (the subset tether serves)."""
-
-    model_config = _Lenient
-    model: str = Field(min_length=1, max_length=256)
     input: str | list[InputItem]
-    instructions: str | None = None
-    previous_response_id: str | None = Field(default=None, max_length=256)
-    store: bool = True
     stream: bool = False
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    max_output_tokens: int | None = Field(default=None, ge=1)
-    tools: list[FunctionTool] = Field(default_factory=list)
-    tool_choice: ToolChoice = "auto"
-    parallel_tool_calls: bool = True
-    metadata: dict[str, str] | None = Field(default=None, max_length=16)
-    text: dict[str, Any] | None = None
-    reasoning: dict[str, Any] | None = None
-    truncation: Literal["auto", "disabled"] | None = None
-    user: str | None = None
+    # Accepted by OpenAI, not served yet: refused by name rather than ignored (each would
+    # change what the model sees or what is stored).
     background: bool | None = None
+    conversation: str | dict[str, Any] | None = None
+    prompt: dict[str, Any] | None = None
+
+    def refused(self) -> str | None:
+        """The first parameter sent that tether does not serve, if any."""
+        if self.background:
+            return "background"
+        return next((name for name in ("conversation", "prompt") if getattr(self, name)), None)
 
 
 class InputItemsQuery(BaseModel):

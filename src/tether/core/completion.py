@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 from tether.core.items import Item
+from tether.core.settings import TurnSettings
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
@@ -16,14 +17,7 @@ class CompletionRequest:
 
     model: str  # the upstream model name, provider prefix removed
     items: list[Item]
-    instructions: str | None = None
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    tool_choice: str | dict[str, Any] = "auto"
-    parallel_tool_calls: bool = True
-    temperature: float | None = None
-    top_p: float | None = None
-    max_output_tokens: int | None = None
-    text_format: dict[str, Any] | None = None
+    settings: TurnSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from tether.core.items import Item
 from tether.core.records import Turn
+from tether.errors import InvalidRequest
 
 
 def assemble(chain: Iterable[Turn], new_items: list[Item]) -> list[Item]:
@@ -20,3 +21,19 @@ def assemble(chain: Iterable[Turn], new_items: list[Item]) -> list[Item]:
         history.extend(turn.output_items)
     history.extend(new_items)
     return history
+
+
+def check_tool_outputs(history: list[Item], new_from: int) -> None:
+    """Every `function_call_output` the turn sends answers a `function_call` before it, in
+    the chain or the input, as OpenAI requires (providers refuse an orphan tool result)."""
+    if all(item["type"] != "function_call_output" for item in history[new_from:]):
+        return
+    calls = {item["call_id"] for item in history[:new_from] if item["type"] == "function_call"}
+    for index, item in enumerate(history[new_from:]):
+        if item["type"] == "function_call":
+            calls.add(item["call_id"])
+        elif item["type"] == "function_call_output" and item["call_id"] not in calls:
+            raise InvalidRequest(
+                f"No tool call found for function call output with call_id {item['call_id']}.",
+                param=f"input[{index}].call_id",
+            )

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from tether.core.completion import Completion, FinishReason, Usage
 from tether.core.ids import new_item_id
 from tether.core.items import Item, function_call, output_message
+from tether.core.settings import TurnSettings
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseSettings:
-    """What a request sets for its own turn, echoed back in the Response object."""
-
-    model: str
-    instructions: str | None = None
-    previous_response_id: str | None = None
-    store: bool = True
-    temperature: float | None = None
-    top_p: float | None = None
-    max_output_tokens: int | None = None
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    tool_choice: str | dict[str, Any] = "auto"
-    parallel_tool_calls: bool = True
-    metadata: dict[str, str] = field(default_factory=dict)
-    text: dict[str, Any] | None = None
-    reasoning: dict[str, Any] | None = None
-    truncation: str | None = None
-    user: str | None = None
-
-
-def skeleton(response_id: str, settings: ResponseSettings, created_at: float) -> dict[str, Any]:
+def skeleton(response_id: str, settings: TurnSettings, created_at: float) -> dict[str, Any]:
     """The response as it stands before the model answers (`status: in_progress`)."""
     return {
         "id": response_id,
@@ -42,29 +21,12 @@ def skeleton(response_id: str, settings: ResponseSettings, created_at: float) ->
         "completed_at": None,
         "error": None,
         "incomplete_details": None,
-        "instructions": settings.instructions,
-        "max_output_tokens": settings.max_output_tokens,
         "max_tool_calls": None,
-        "model": settings.model,
         "output": [],
-        "parallel_tool_calls": settings.parallel_tool_calls,
-        "previous_response_id": settings.previous_response_id,
         "prompt": None,
-        "prompt_cache_key": None,
-        "reasoning": settings.reasoning or {"effort": None, "summary": None},
-        "safety_identifier": None,
-        "service_tier": "default",
-        "store": settings.store,
-        "temperature": 1.0 if settings.temperature is None else settings.temperature,
-        "text": settings.text or {"format": {"type": "text"}, "verbosity": "medium"},
-        "tool_choice": settings.tool_choice,
-        "tools": settings.tools,
         "top_logprobs": 0,
-        "top_p": 1.0 if settings.top_p is None else settings.top_p,
-        "truncation": settings.truncation or "disabled",
         "usage": None,
-        "user": settings.user,
-        "metadata": settings.metadata,
+        **settings.echoed(),
     }
 
 

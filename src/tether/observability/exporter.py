@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 
 from tether.observability.metrics import Metrics
+from tether.state.store import StoreStats
 
 log = logging.getLogger("tether.metrics")
-Stats = Callable[[], Mapping[str, float | int | bool]]
+Stats = Callable[[], StoreStats]
 
 
 async def _mirror_forever(metrics: Metrics, stats: Stats, interval: float) -> None:

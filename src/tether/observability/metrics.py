@@ -1,12 +1,12 @@
 """Prometheus metrics: request-level figures, and the store's counters mirrored in.
 
-With `--workers N` the CLI sets PROMETHEUS_MULTIPROC_DIR before anything imports
+With `--workers N` the CLI sets `config.MULTIPROC_ENV` before anything imports
 prometheus_client, so every worker's values land in shared files and /metrics sums them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import (
@@ -19,28 +19,29 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from tether.state.store import StoreStats
+
 _FAST = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 _SLOW = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
+Read = Callable[[StoreStats], float]
 # The store's counters, mirrored as Prometheus counters (monotonic) ...
-STORE_COUNTERS = {
-    "hits": ("tether_cache_hits_total", "Chain lookups answered without the database"),
-    "misses": ("tether_cache_misses_total", "Chain lookups that needed the database"),
-    "db_fallbacks": ("tether_cache_db_fallbacks_total", "Database reads for chains"),
-    "refills": ("tether_cache_refills_total", "Cache refills from database rows"),
-    "records_written": ("tether_records_written_total", "Turns recorded"),
-    "writer_batches": ("tether_writer_batches_total", "Durable writer batches committed"),
-    "writer_rows": ("tether_writer_rows_total", "Rows the durable writer inserted"),
-    "writer_failures": ("tether_writer_failures_total", "Durable writer batches that failed"),
-    "local_copy_drops": ("tether_records_dropped_total", "Pending records dropped (bound hit)"),
-    "cache_errors": ("tether_redis_errors_total", "Redis operations that failed"),
-}
+STORE_COUNTERS: tuple[tuple[str, str, Read], ...] = (
+    ("tether_cache_hits", "Chain lookups answered without the database", lambda s: s.hits),
+    ("tether_cache_misses", "Chain lookups that needed the database", lambda s: s.misses),
+    ("tether_cache_refills", "Cache refills from database rows", lambda s: s.refills),
+    ("tether_records_written", "Turns recorded", lambda s: s.records_written),
+    ("tether_writer_batches", "Durable writer batches committed", lambda s: s.writer_batches),
+    ("tether_writer_rows", "Rows the durable writer inserted", lambda s: s.writer_rows),
+    ("tether_writer_failures", "Durable writer batches that failed", lambda s: s.writer_failures),
+    ("tether_records_dropped", "Pending records dropped (bound hit)", lambda s: s.local_copy_drops),
+    ("tether_redis_errors", "Redis operations that failed", lambda s: s.cache_errors),
+)
 # ... and gauges (current values).
-STORE_GAUGES = {
-    "writer_backlog": ("tether_writer_backlog", "Records waiting for the database"),
-    "degraded": ("tether_cache_degraded", "1 while Redis is bypassed (breaker open)"),
-}
+STORE_GAUGES: tuple[tuple[str, str, Read], ...] = (
+    ("tether_writer_backlog", "Records waiting for the database", lambda s: s.writer_backlog),
+    ("tether_cache_degraded", "1 while Redis is bypassed (breaker open)", lambda s: s.degraded),
+)
 
 
 class Metrics:
@@ -71,15 +72,14 @@ class Metrics:
         self.ttft_seconds = Histogram(
             "tether_time_to_first_token_seconds", "Streaming", ["model"], buckets=_SLOW, registry=r
         )
-        self._counters = {
-            key: Counter(name.removesuffix("_total"), doc, registry=r)
-            for key, (name, doc) in STORE_COUNTERS.items()
-        }
-        self._gauges = {
-            key: Gauge(name, doc, registry=r, multiprocess_mode="livesum")
-            for key, (name, doc) in STORE_GAUGES.items()
-        }
-        self._seen: dict[str, float] = {}
+        self._counters = [
+            (Counter(name, doc, registry=r), read) for name, doc, read in STORE_COUNTERS
+        ]
+        self._gauges = [
+            (Gauge(name, doc, registry=r, multiprocess_mode="livesum"), read)
+            for name, doc, read in STORE_GAUGES
+        ]
+        self._seen: dict[int, float] = {}
         # Labelled children by metric and labels: prometheus_client's labels() takes a
         # lock and builds a key on every call; every label here has few values.
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
@@ -101,16 +101,16 @@ class Metrics:
         self._child(self.overhead_seconds, "responses").observe(overhead)
         self._child(self.ttft_seconds if stream else self.upstream_seconds, model).observe(upstream)
 
-    def mirror(self, stats: Mapping[str, float | int | bool]) -> None:
+    def mirror(self, stats: StoreStats) -> None:
         """Bring the Prometheus values up to the store's counters (called periodically)."""
-        for key, counter in self._counters.items():
-            value = float(stats.get(key, 0))
-            delta = value - self._seen.get(key, 0.0)
+        for index, (counter, read) in enumerate(self._counters):
+            value = float(read(stats))
+            delta = value - self._seen.get(index, 0.0)
             if delta > 0:
                 counter.inc(delta)
-            self._seen[key] = value
-        for key, gauge in self._gauges.items():
-            gauge.set(float(stats.get(key, 0)))
+            self._seen[index] = value
+        for gauge, read in self._gauges:
+            gauge.set(float(read(stats)))
 
     def exposition(self) -> tuple[bytes, str]:
         if self.multiprocess:

@@ -56,7 +56,7 @@ class EchoProvider:
     def _answer(self, request: CompletionRequest) -> Completion:
         call = _tool_call(request)
         text = "" if call else self._text(request)
-        limit = request.max_output_tokens
+        limit = request.settings.max_output_tokens
         words = _WORD.findall(text)
         truncated = limit is not None and len(words) > limit
         if truncated:
@@ -82,13 +82,13 @@ def _last_user_text(request: CompletionRequest) -> str:
 
 
 def _tool_call(request: CompletionRequest) -> ToolCall | None:
-    if not request.tools or request.tool_choice == "none":
+    if not request.settings.tools or request.settings.tool_choice == "none":
         return None
     last = request.items[-1] if request.items else None
     if not last or last["type"] != "message" or last["role"] != "user":
         return None
     parsed = _parse_call(text_of(last["content"]))
-    names = {tool["name"] for tool in request.tools}
+    names = {tool.name for tool in request.settings.tools}
     if parsed is None or parsed[0] not in names:
         return None
     return ToolCall(new_item_id("call_"), parsed[0], parsed[1])
@@ -107,7 +107,8 @@ def _parse_call(text: str) -> tuple[str, str] | None:
 
 
 def _transcript_lines(request: CompletionRequest) -> list[str]:
-    lines = [f"instructions: {request.instructions}"] if request.instructions else []
+    instructions = request.settings.instructions
+    lines = [f"instructions: {instructions}"] if instructions else []
     for item in request.items:
         if item["type"] == "message":
             lines.append(f"{item['role']}: {text_of(item['content'])}")

@@ -1,27 +1,30 @@
-"""What the HTTP providers share: the pooled session, SSE reading, error translation.
+"""HttpProvider: one upstream call over HTTP, whole or streamed, for any wire dialect;
+the pooled session it uses and the translation of upstream errors.
 
-aiohttp rather than httpx: measured here against the fake upstream, a pooled
-keep-alive POST costs ~0.12 ms of CPU with aiohttp and ~1.4 ms with httpx, which was
-the largest single cost of a turn.
+A `Dialect` holds a protocol's pure translations (each provider module has its own);
+this module does the I/O. aiohttp, not httpx: its pooled POST costs a tenth of the CPU
+(docs/architecture.md, "What a turn costs").
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
 
+from tether.core.completion import Completion, CompletionRequest, Delta, StreamEnd
 from tether.errors import UpstreamError, UpstreamTimeout
+from tether.providers.sse import sse_json
 
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    connect: float = 5.0
-    read: float = 600.0
+    connect: float
+    read: float
 
 
 def make_session(headers: dict[str, str], timeouts: Timeouts) -> aiohttp.ClientSession:
@@ -87,54 +90,79 @@ def translated_errors(model: str) -> Iterator[None]:
         ) from exc
 
 
-async def _line_batches(response: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
-    """The complete lines of each chunk that arrived, of any length (aiohttp's own line
-    reader caps them at 128 KiB)."""
-    pending = b""
-    async for chunk in response.content.iter_any():
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        if lines:
-            yield lines
-    if pending:
-        yield [pending]
+class StreamReader(Protocol):
+    finished: bool
+
+    def read(self, event: dict[str, Any]) -> list[Delta]: ...
+
+    def end(self) -> StreamEnd: ...
 
 
-# Events that arrived together are handed on together (one write to the client), in
-# batches that start at one event and double up to this: the first token is not held
-# back while a burst behind it is parsed, and a long burst still costs few writes.
-MAX_BATCH = 64
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    path: str  # relative to the provider's base URL
+    request_body: Callable[..., dict[str, Any]]  # (CompletionRequest, *, stream) -> body
+    completion: Callable[[dict[str, Any]], Completion]
+    reader: Callable[[], StreamReader]
 
 
-async def sse_json(
-    response: aiohttp.ClientResponse, model: str
-) -> AsyncIterator[list[dict[str, Any]]]:
-    """The JSON payloads of an SSE stream, up to `[DONE]` or the end of the body, in
-    batches of those that arrived together (1, 2, 4, ... up to MAX_BATCH)."""
-    size = 1
-    async for lines in _line_batches(response):
-        batch: list[dict[str, Any]] = []
-        for line in lines:
-            if not line.startswith(b"data:"):
-                continue
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                if batch:
-                    yield batch
-                return
+class HttpProvider:
+    def __init__(
+        self, model_name: str, base_url: str, session: aiohttp.ClientSession, dialect: Dialect
+    ) -> None:
+        self._name = model_name  # the name clients use, for error messages
+        self._url = base_url.rstrip("/") + dialect.path
+        self._session = session
+        self._dialect = dialect
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        body = orjson.dumps(self._dialect.request_body(request, stream=False))
+        with translated_errors(self._name):
+            async with self._session.post(self._url, data=body) as response:
+                content = await response.read()
+        raise_for_status(self._name, response.status, content)
+        try:
+            return self._dialect.completion(orjson.loads(content))
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise self._error("sent an unreadable answer", "upstream_malformed") from exc
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[list[Delta]]:
+        body = orjson.dumps(self._dialect.request_body(request, stream=True))
+        reader = self._dialect.reader()
+        with translated_errors(self._name):
+            async with self._session.post(self._url, data=body) as response:
+                if response.status >= 400:
+                    raise_for_status(self._name, response.status, await response.read())
+                async for events in sse_json(response, self._name):
+                    deltas, failure = self._read(reader, events)
+                    if deltas:
+                        yield deltas  # those before a bad event still go out
+                    if failure is not None:
+                        raise failure
+        if not reader.finished:
+            raise self._error("ended the stream early", "upstream_stream_cut")
+        yield [reader.end()]
+
+    def _read(
+        self, reader: StreamReader, events: list[dict[str, Any]]
+    ) -> tuple[list[Delta], UpstreamError | None]:
+        """The deltas of a batch of events, up to the first that is an error or unreadable."""
+        deltas: list[Delta] = []
+        for event in events:
             try:
-                payload = orjson.loads(data)
-            except orjson.JSONDecodeError as exc:
-                if batch:
-                    yield batch  # what arrived before the bad event still goes out
-                raise UpstreamError(
-                    f"Upstream for model '{model}' sent a malformed stream event.",
-                    code="upstream_malformed",
-                ) from exc
-            if isinstance(payload, dict):
-                batch.append(payload)
-                if len(batch) == size:
-                    yield batch
-                    batch, size = [], min(2 * size, MAX_BATCH)
-        if batch:
-            yield batch
+                if event.get("type") == "error" or isinstance(event.get("error"), dict):
+                    raise_for_status(self._name, 502, orjson.dumps(event))
+                deltas += reader.read(event)
+            except UpstreamError as exc:
+                return deltas, exc
+            except (KeyError, IndexError, TypeError, AttributeError) as exc:
+                failure = self._error("sent an unreadable event", "upstream_malformed")
+                failure.__cause__ = exc
+                return deltas, failure
+        return deltas, None
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+    def _error(self, what: str, code: str) -> UpstreamError:
+        return UpstreamError(f"Upstream for model '{self._name}' {what}.", code=code)

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from tether.config import ModelRoute
 from tether.errors import ModelNotFound
 from tether.providers.anthropic import AnthropicProvider
-from tether.providers.base import Provider
 from tether.providers.echo import EchoProvider
 from tether.providers.http import Timeouts
 from tether.providers.openai_chat import OpenAIChatProvider
+from tether.providers.port import Provider
 
 
 class ProviderRegistry:

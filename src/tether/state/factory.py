@@ -11,20 +11,19 @@ from dataclasses import dataclass
 
 from tether.config import Settings
 from tether.errors import StorageUnavailable
-from tether.state.cache import Health
-from tether.state.database import SqlDatabase
-from tether.state.engine import create_engine
-from tether.state.flusher import Flusher
-from tether.state.guard import CacheGuard
-from tether.state.journal import RedisJournal
-from tether.state.keys import KEY_PREFIX, Keys
-from tether.state.local import LocalCopies
-from tether.state.memory_cache import MemoryCache
-from tether.state.migrate import Schema
-from tether.state.redis_cache import RedisCache
-from tether.state.redis_clients import Patience, RedisClient, follow_primary, redis_client
+from tether.state.breaker import CacheBreaker
+from tether.state.memory import MemoryCache
+from tether.state.pending import PendingCopies
+from tether.state.ports import Health
+from tether.state.redis.cache import RedisCache
+from tether.state.redis.clients import Patience, RedisClient, follow_primary, redis_client
+from tether.state.redis.journal import RedisJournal
+from tether.state.redis.keys import KEY_PREFIX, Keys
+from tether.state.sql.database import SqlDatabase
+from tether.state.sql.engine import create_engine
+from tether.state.sql.migrate import Migrations
 from tether.state.store import ConversationStore
-from tether.state.writer import DurableWriter, WriterTiming
+from tether.state.writer import DurableWriter, Flusher, WriterTiming
 
 log = logging.getLogger("tether.state")
 
@@ -74,13 +73,13 @@ async def open_store_with(
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url.reveal())
         stack.push_async_callback(engine.dispose)
-        schema = Schema(engine)
-        database = SqlDatabase(engine, schema)
+        migrations = Migrations(engine)
+        database = SqlDatabase(engine, migrations)
         if settings.redis_url is None:
-            await schema.ensure()  # the database is the only store: it must be there
+            await migrations.ensure()  # the database is the only store: it must be there
             yield ConversationStore(MemoryCache(settings.cache), database)
             return
-        await _migrate_or_defer(schema)
+        await _migrate_or_defer(migrations)
         url, topology, keys = settings.redis_url, settings.redis, Keys(options.key_prefix)
         # Two clients: requests get tight per-operation timeouts, the writer patient ones.
         # The request side's deadline is one per operation (`RedisCache`), not per read.
@@ -96,7 +95,7 @@ async def open_store_with(
             client, settings.cache, keys, instance, timeout=options.redis_timeout_seconds
         )
         await cache.heartbeat()  # this instance's marker: from now on its absence is a loss
-        copies = LocalCopies(options.local_copy_limit)
+        copies = PendingCopies(options.local_copy_limit)
         journal = RedisJournal(writer_client, keys, instance)
         timing = _timing(settings, options)
         writer_cache = RedisCache(writer_client, settings.cache, keys)
@@ -104,19 +103,19 @@ async def open_store_with(
         writer = DurableWriter(journal, flusher, copies, timing)
         await writer.start()
         stack.push_async_callback(writer.close)
-        guard = CacheGuard(
+        breaker = CacheBreaker(
             _heartbeat(cache, client, writer_client),
             interval=options.heartbeat_seconds,
             on_failure=writer.cache_failed,
             on_loss=writer.cache_failed,
         )
-        guard.start()
-        stack.push_async_callback(guard.aclose)
-        yield ConversationStore(cache, database, writer=writer, copies=copies, guard=guard)
+        breaker.start()
+        stack.push_async_callback(breaker.aclose)
+        yield ConversationStore(cache, database, writer=writer, copies=copies, breaker=breaker)
 
 
 def _heartbeat(cache: RedisCache, *clients: RedisClient) -> Callable[[], Awaitable[Health]]:
-    """The guard's heartbeat: with Sentinel, first learn which server is the primary now."""
+    """The breaker's heartbeat: with Sentinel, first learn which server is the primary now."""
 
     async def heartbeat() -> Health:
         for client in clients:
@@ -126,11 +125,11 @@ def _heartbeat(cache: RedisCache, *clients: RedisClient) -> Callable[[], Awaitab
     return heartbeat
 
 
-async def _migrate_or_defer(schema: Schema) -> None:
+async def _migrate_or_defer(migrations: Migrations) -> None:
     # With Redis, turns can wait for a database that is down: start anyway, and let
     # the first database call that finds it back run the migration.
     try:
-        await schema.ensure()
+        await migrations.ensure()
     except StorageUnavailable as exc:
         log.error("%s; serving from Redis, turns wait for the database", exc)
 

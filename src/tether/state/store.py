@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from tether.core.ids import is_response_id, session_of
 from tether.core.records import Turn, decode_turn
 from tether.errors import PreviousResponseNotFound, StorageUnavailable
-from tether.state.cache import Cache, Census, Walk
-from tether.state.database import Database
-from tether.state.entry import Entry
-from tether.state.guard import CacheGuard
-from tether.state.local import LocalCopies
+from tether.state.breaker import CacheBreaker
+from tether.state.pending import PendingCopies
+from tether.state.ports import Cache, Census, Database, Entry, Walk
 from tether.state.writer import DurableWriter, WriterStats
 
 log = logging.getLogger("tether.state")
@@ -28,15 +26,41 @@ _GRACE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.5)
 
 
 @dataclass(slots=True)
-class StoreStats:
-    hits: int = 0  # lookups served without the database
-    misses: int = 0  # lookups that needed the database (found or not)
-    db_fallbacks: int = 0
-    refills: int = 0  # cache refills from database rows
+class _Counters:
+    hits: int = 0
+    misses: int = 0
+    refills: int = 0
     refilled_records: int = 0
     records_written: int = 0
-    sync_writes: int = 0  # records committed inside record(): embedded mode, or Redis down
-    grace_retries: int = 0  # database lookups repeated while Redis was down or had lost data
+    sync_writes: int = 0
+    grace_retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """The state layer's counters at one moment (`/metrics` and the statistics endpoint)."""
+
+    hits: int  # chain lookups served without the database
+    misses: int  # chain lookups that needed the database (found or not)
+    hit_rate: float
+    refills: int  # cache refills from database rows
+    refilled_records: int
+    records_written: int
+    sync_writes: int  # records committed inside record(): embedded mode, or Redis down
+    db_commits: int
+    writer_batches: int
+    writer_rows: int
+    writer_failures: int
+    writer_backlog: int  # records waiting for the database
+    writer_held: int  # journal entries read, not yet committed
+    reclaimed: int  # journal entries taken over from a dead instance
+    direct_writes: int  # pending copies written without their journal entry
+    stream_resets: int
+    local_copy_drops: int  # pending records not copied: the bound was hit
+    cache_errors: int
+    cache_losses: int  # times Redis was found to have lost its data
+    grace_retries: int  # database lookups repeated while Redis was down or had lost data
+    degraded: bool
 
 
 class ConversationStore:
@@ -52,15 +76,15 @@ class ConversationStore:
         database: Database,
         *,
         writer: DurableWriter | None = None,
-        copies: LocalCopies | None = None,
-        guard: CacheGuard | None = None,
+        copies: PendingCopies | None = None,
+        breaker: CacheBreaker | None = None,
     ) -> None:
         self._cache = cache
         self._database = database
         self._writer = writer
-        self._copies = copies if copies is not None else LocalCopies()
-        self._guard = guard if guard is not None else CacheGuard()
-        self._stats = StoreStats()
+        self._copies = copies if copies is not None else PendingCopies()
+        self._breaker = breaker if breaker is not None else CacheBreaker()
+        self._stats = _Counters()
 
     async def load_chain(self, response_id: str, owner: str | None) -> list[Turn]:
         """Ancestors of response_id including itself, oldest first.
@@ -88,10 +112,10 @@ class ConversationStore:
         entry = Entry.of(turn)
         if self._writer is None:
             await self._write_through(entry)  # embedded: durable before it is visible
-            await self._guard.call(lambda: self._cache.add_durable([entry]), None)
+            await self._breaker.call(lambda: self._cache.add_durable([entry]), None)
         else:
             self._copies.add(entry)
-            if await self._guard.call(lambda: self._journal(entry), False):
+            if await self._breaker.call(lambda: self._journal(entry), False):
                 self._writer.notify(len(entry.data))
             else:
                 await self._write_through_degraded(entry)
@@ -106,7 +130,7 @@ class ConversationStore:
             return False
         self._copies.forget(response_id)
         # The cache tombstones the id first, so a pending write cannot revive it.
-        await self._guard.call(lambda: self._cache.remove(response_id), False)
+        await self._breaker.call(lambda: self._cache.remove(response_id), False)
         await self._database.delete([response_id])
         return True
 
@@ -125,7 +149,7 @@ class ConversationStore:
                 "backend": self._cache.backend,
                 "status": "ok" if cache_ok else "unavailable",
                 "latency_ms": cache_ms,
-                "degraded": self._guard.degraded,
+                "degraded": self._breaker.degraded,
                 "persistence": await self._cache.persistence() if cache_ok else "unknown",
             },
             "database": {
@@ -145,47 +169,46 @@ class ConversationStore:
 
     async def census(self) -> Census | None:
         """What the cache holds now; None while it cannot be asked."""
-        return await self._guard.call(self._cache.census, None)
+        return await self._breaker.call(self._cache.census, None)
 
-    def stats(self) -> dict[str, int | float | bool]:
+    def stats(self) -> StoreStats:
         s, w = self._stats, self._writer.stats if self._writer else WriterStats()
         lookups = s.hits + s.misses
-        return {
-            "hits": s.hits,
-            "misses": s.misses,
-            "hit_rate": s.hits / lookups if lookups else 0.0,
-            "db_fallbacks": s.db_fallbacks,
-            "refills": s.refills,
-            "refilled_records": s.refilled_records,
-            "records_written": s.records_written,
-            "sync_writes": s.sync_writes,
-            "db_commits": s.sync_writes + w.batches,
-            "writer_batches": w.batches,
-            "writer_rows": w.rows,
-            "writer_failures": w.failures,
-            "writer_backlog": len(self._copies) if self._writer else 0,
-            "writer_held": self._writer.held if self._writer else 0,
-            "reclaimed": w.reclaimed,
-            "direct_writes": w.direct_writes,
-            "stream_resets": w.stream_resets,
-            "local_copy_drops": self._copies.dropped,
-            "cache_errors": self._guard.errors,
-            "cache_losses": self._guard.losses,
-            "grace_retries": s.grace_retries,
-            "degraded": self._guard.degraded,
-        }
+        return StoreStats(
+            hits=s.hits,
+            misses=s.misses,
+            hit_rate=s.hits / lookups if lookups else 0.0,
+            refills=s.refills,
+            refilled_records=s.refilled_records,
+            records_written=s.records_written,
+            sync_writes=s.sync_writes,
+            db_commits=s.sync_writes + w.batches,
+            writer_batches=w.batches,
+            writer_rows=w.rows,
+            writer_failures=w.failures,
+            writer_backlog=len(self._copies) if self._writer else 0,
+            writer_held=self._writer.held if self._writer else 0,
+            reclaimed=w.reclaimed,
+            direct_writes=w.direct_writes,
+            stream_resets=w.stream_resets,
+            local_copy_drops=self._copies.dropped,
+            cache_errors=self._breaker.errors,
+            cache_losses=self._breaker.losses,
+            grace_retries=s.grace_retries,
+            degraded=self._breaker.degraded,
+        )
 
     async def _resolve(self, response_id: str, limit: int, *, refill: bool) -> list[Turn]:
         """Up to `limit` turns ending at response_id, oldest first; [] when it is unknown.
 
-        While the guard is suspect (Redis down, or it just lost its data) a chain that
+        While the breaker is suspect (Redis down, or it just lost its data) a chain that
         comes out short may only be waiting: for another instance to write its local
         copies out, or for the breaker to close so Redis can serve what it holds. It
         is looked up again a few times, for about a second in all, before believed.
         """
         found = await self._lookup(response_id, limit, refill=refill)
         for pause in _GRACE_PAUSES:
-            if _complete(found, limit) or not self._guard.suspect:
+            if _complete(found, limit) or not self._breaker.suspect:
                 break
             self._stats.grace_retries += 1
             await asyncio.sleep(pause)
@@ -198,25 +221,24 @@ class ConversationStore:
         while Redis is down a turn written through can sit in the database above
         ancestors that only a local copy holds yet.
         """
-        walk = await self._guard.call(
+        walk = await self._breaker.call(
             lambda: self._cache.walk(response_id, limit), Walk([], response_id, 0)
         )
         if walk.lost:
-            self._guard.lost()
+            self._breaker.lost()
         found = [decode_turn(record) for record in walk.records]  # newest first
         stop = self._from_copies(found, walk.stop, limit)
         if stop is None or len(found) >= limit:
             self._stats.hits += 1
             return found[::-1]
         self._stats.misses += 1
-        self._stats.db_fallbacks += 1
         rows = await self._database.chain(stop, limit - len(found))
         # Only the newest rows that fit: older ones would be trimmed on arrival.
         fitting = rows[-walk.room :] if walk.room else []
         if fitting and refill:
             self._stats.refills += 1
             self._stats.refilled_records += len(fitting)
-            await self._guard.call(lambda: self._cache.add_durable(fitting), None)
+            await self._breaker.call(lambda: self._cache.add_durable(fitting), None)
         while rows:
             found += [row.turn() for row in reversed(rows)]
             gap = rows[0].parent_id  # None at the root; otherwise deleted, or not durable yet
@@ -238,7 +260,7 @@ class ConversationStore:
 
     async def _journal(self, entry: Entry) -> bool:
         if await self._cache.add_pending(entry):
-            self._guard.lost()
+            self._breaker.lost()
         return True
 
     async def _write_through(self, entry: Entry) -> None:

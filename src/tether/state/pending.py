@@ -1,4 +1,4 @@
-"""LocalCopies: this instance's own copy of every record it wrote that is not durable yet.
+"""PendingCopies: this instance's own copy of every record it wrote that is not durable yet.
 
 Redis survives this process dying; this copy survives Redis restarting empty (it
 often runs without persistence). Only both at once can lose a turn.
@@ -11,12 +11,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from tether.state.entry import Entry
+from tether.state.ports import Entry
 
 log = logging.getLogger("tether.state")
 
 
-class LocalCopies:
+class PendingCopies:
     """Bounded: past `limit` records a new one is not copied, counted and logged as an error."""
 
     def __init__(self, limit: int = 100_000) -> None:

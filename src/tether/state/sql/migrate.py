@@ -27,7 +27,7 @@ async def migrate(engine: AsyncEngine) -> None:
         raise StorageUnavailable(f"database migration failed: {exc}") from exc
 
 
-class Schema:
+class Migrations:
     """The migration of one engine, run until it has succeeded once.
 
     At start-up normally; when the database was down then (Redis mode starts anyway),
@@ -37,16 +37,16 @@ class Schema:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._lock = asyncio.Lock()
-        self.ready = False
+        self.done = False
 
     async def ensure(self) -> None:
         """Raises StorageUnavailable while the database cannot be migrated."""
-        if self.ready:
+        if self.done:
             return
         async with self._lock:
-            if not self.ready:
+            if not self.done:
                 await migrate(self._engine)
-                self.ready = True
+                self.done = True
 
 
 def _upgrade(connection: Connection) -> None:

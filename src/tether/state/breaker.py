@@ -1,4 +1,4 @@
-"""CacheGuard: the written-down policy for a failing cache (Redis), as a circuit breaker."""
+"""CacheBreaker: the written-down policy for a failing cache (Redis), as a circuit breaker."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tether.state.cache import CacheUnavailable, Health
+from tether.state.ports import CacheUnavailable, Health
 
 log = logging.getLogger("tether.state")
 T = TypeVar("T")
@@ -19,7 +19,7 @@ async def _always_ok() -> Health:
     return "ok"
 
 
-class CacheGuard:
+class CacheBreaker:
     """A cache failure never fails a request: the call yields its fallback instead.
 
     Closed, every call goes to the cache. The first failure opens the breaker: it is
@@ -30,7 +30,7 @@ class CacheGuard:
     that finds Redis down opens the breaker too (even with no traffic); the first
     that finds it answering closes it. A heartbeat (or a cache call) that finds Redis
     lost its data (`lost()`) runs `on_loss`. For `suspect_seconds` after a loss, and
-    while open, the guard is `suspect`: a record may be missing from Redis and on its
+    while open, the breaker is `suspect`: a record may be missing from Redis and on its
     way to the database from another instance's memory.
     """
 

@@ -1,32 +1,50 @@
-"""RedisJournal: the consumer side of the Redis Stream of pending durable writes."""
+"""RedisJournal: the Redis Stream of records waiting for the database, both sides.
+
+The request path appends an entry (`journal_fields`) in the same script as the cache
+write, or just before it on a Cluster (`RedisCache.add_pending`); every instance's
+durable writer reads the stream as one consumer of the `tether-writers` group.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.exceptions import ResponseError
-from redis.typing import KeyT, StreamIdT
+from redis.typing import EncodableT, KeyT, StreamIdT
 
-from tether.state.entry import Entry
-from tether.state.keys import WRITER_GROUP, Keys, entry_from_fields, session_tag
-from tether.state.redis_cache import translate_errors
-from tether.state.redis_clients import RedisClient
-
-
-class StreamLost(Exception):
-    """The stream or its group vanished (Redis restarted empty, or was flushed).
-
-    The group is already recreated when this is raised; what the stream held must
-    now come from the instances' local copies.
-    """
+from tether.state.ports import Delivery, Entry, StreamLost
+from tether.state.redis.clients import RedisClient, redis_errors
+from tether.state.redis.keys import WRITER_GROUP, Keys, session_tag
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    stream_id: bytes
-    entry: Entry
+def journal_fields(entry: Entry) -> list[EncodableT]:
+    """The journal entry as XADD's field/value list (`entry_from_fields` reads it back)."""
+    return [
+        "id",
+        entry.id,
+        "s",
+        entry.session,
+        "p",
+        entry.parent_id or "",
+        "o",
+        entry.owner,
+        "t",
+        repr(entry.created_at),
+        "r",
+        entry.data,
+    ]
+
+
+def entry_from_fields(fields: Mapping[bytes, bytes]) -> Entry:
+    return Entry(
+        id=fields[b"id"].decode(),
+        session=fields[b"s"].decode(),
+        parent_id=fields[b"p"].decode() or None,
+        owner=fields[b"o"].decode(),
+        created_at=float(fields[b"t"]),
+        data=fields[b"r"],
+    )
 
 
 class RedisJournal:
@@ -44,7 +62,7 @@ class RedisJournal:
 
     async def create_group(self) -> None:
         # From id 0, so entries added after a restart but before the group exist count.
-        async with translate_errors("create writer group"):
+        async with redis_errors("create writer group"):
             try:
                 await self._client.xgroup_create(
                     self._keys.stream, WRITER_GROUP, "0", mkstream=True
@@ -85,14 +103,14 @@ class RedisJournal:
         async with self._client.pipeline(transaction=False) as pipe:
             pipe.xack(self._keys.stream, WRITER_GROUP, *ids)
             pipe.xdel(self._keys.stream, *ids)
-            async with translate_errors("ack"):
+            async with redis_errors("ack"):
                 await pipe.execute()
 
     async def tombstoned(self, ids: Sequence[str]) -> set[str]:
         async with self._client.pipeline(transaction=False) as pipe:
             for response_id in ids:
                 pipe.exists(self._keys.tombstone(response_id))
-            async with translate_errors("tombstone check"):
+            async with redis_errors("tombstone check"):
                 found = await pipe.execute()
         return {response_id for response_id, hit in zip(ids, found, strict=True) if hit}
 
@@ -103,14 +121,14 @@ class RedisJournal:
                 records, _, pending = self._keys.session_keys(session_tag(response_id))
                 pipe.sismember(pending, response_id)
                 pipe.hexists(records, response_id)
-            async with translate_errors("state check"):
+            async with redis_errors("state check"):
                 replies = await pipe.execute()
         pairs = zip(replies[::2], replies[1::2], strict=True)
         return ["pending" if held else "durable" if cached else "gone" for held, cached in pairs]
 
     async def forget_consumers(self, idle_ms: int) -> None:
         """Remove consumers (dead instances) idle that long with nothing pending."""
-        async with translate_errors("consumer cleanup"):
+        async with redis_errors("consumer cleanup"):
             try:
                 consumers = await self._client.xinfo_consumers(self._keys.stream, WRITER_GROUP)
             except ResponseError:  # no stream or group right now: nothing to clean
@@ -121,7 +139,7 @@ class RedisJournal:
                     await self._client.xgroup_delconsumer(self._keys.stream, WRITER_GROUP, name)
 
     async def _guarded(self, command: Any) -> Any:
-        async with translate_errors("stream read"):
+        async with redis_errors("stream read"):
             try:
                 return await command
             except ResponseError as exc:
@@ -133,12 +151,7 @@ class RedisJournal:
 
 
 def _deliveries(reply: Any) -> list[Delivery]:
-    # RESP2 answers [[stream, entries]]; RESP3 answers {stream: [entries]}.
+    # The client speaks RESP2: [[stream, [(id, fields), ...]]].
     if not reply:
         return []
-    batches = reply.values() if isinstance(reply, dict) else [item[1] for item in reply]
-    found = []
-    for batch in batches:
-        entries = batch[0] if batch and isinstance(batch[0], list) else batch
-        found += [Delivery(sid, entry_from_fields(fields)) for sid, fields in entries]
-    return found
+    return [Delivery(sid, entry_from_fields(fields)) for sid, fields in reply[0][1]]

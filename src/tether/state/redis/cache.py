@@ -1,10 +1,9 @@
-"""RedisCache: the shared Cache every gateway instance reads, with the write journal beside it."""
+"""RedisCache: the shared Cache every gateway instance reads first."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
-from types import TracebackType
 from typing import Any
 
 from redis.asyncio.client import Pipeline
@@ -14,67 +13,24 @@ from redis.exceptions import NoScriptError
 from redis.typing import EncodableT, KeyT
 
 from tether.config import CacheSettings
-from tether.deadline import deadline
-from tether.state.cache import CacheUnavailable, Census, Health, Walk
-from tether.state.entry import Entry
-from tether.state.keys import (
-    ADD_PENDING,
+from tether.state.ports import CacheUnavailable, Census, Entry, Health, Walk
+from tether.state.redis.clients import Bounded, RedisClient
+from tether.state.redis.journal import journal_fields
+from tether.state.redis.keys import (
     DURABLE_NOTE_SECONDS,
-    MARK_DURABLE,
     MARKER_MS,
-    RECORD,
-    REFILL,
-    REMOVE,
     TOMBSTONE_SECONDS,
-    TOUCH,
     Keys,
     pack,
     parent_of,
     record_of,
     session_tag,
-    stream_args,
 )
-from tether.state.redis_clients import REDIS_ERRORS, RedisClient
+from tether.state.redis.scripts import ADD_PENDING, MARK_DURABLE, RECORD, REFILL, REMOVE, TOUCH
 
 # One script call: its keys (all in one slot) and its arguments.
 ScriptCall = tuple[list[KeyT], list[EncodableT]]
 AnyPipeline = Pipeline | ClusterPipeline
-
-
-class Bounded:
-    """One deadline for a whole operation (None: the client's own socket timeouts),
-    with Redis and socket failures, a missed deadline among them, as CacheUnavailable.
-
-    A request's cache call is bounded once here rather than on every socket read: the
-    client times nothing itself, and a call cut short drops its connection.
-    """
-
-    __slots__ = ("_deadline", "_operation", "_timeout")
-
-    def __init__(self, operation: str, timeout: float | None) -> None:
-        self._operation = operation
-        self._timeout = timeout
-        self._deadline = deadline(timeout)
-
-    async def __aenter__(self) -> None:
-        await self._deadline.__aenter__()
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            await self._deadline.__aexit__(kind, exc, tb)
-        except TimeoutError:
-            raise CacheUnavailable(
-                f"redis {self._operation} timed out after {self._timeout:g} s"
-            ) from None
-        if isinstance(exc, REDIS_ERRORS):
-            raise CacheUnavailable(f"redis {self._operation} failed: {exc}") from exc
-
-
-def translate_errors(operation: str) -> Bounded:
-    """No deadline of its own (the client's socket timeouts apply): errors translated."""
-    return Bounded(operation, None)
 
 
 CENSUS_LIMIT = 10_000
@@ -83,7 +39,7 @@ CENSUS_SECONDS = 10.0
 
 
 class RedisCache:
-    """A session per hash under its hash tag; see `keys` for the layout.
+    """A session per hash under its hash tag; `keys` has the layout.
 
     The client (one server, a Sentinel primary, or a Cluster) is passed in and owned
     by the caller; it must not decode responses.
@@ -174,17 +130,17 @@ class RedisCache:
             pack(entry),
             entry.created_at,
             MARKER_MS if self._marker is not None else 0,
-            *stream_args(entry),
+            *journal_fields(entry),
         ]
         async with self._bounded("record"):
             return bool(await self._record(keys=keys, args=args))
 
     async def _add_pending_sharded(self, entry: Entry) -> bool:
         # Redis Cluster: the journal entry first (the marker rides along: same slot),
-        # then the session's keys in one script. See `keys` for why this order.
+        # then the session's keys in one script. See docs/architecture.md for why this order.
         async with self._bounded("record"):
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.execute_command("XADD", self._keys.stream, "*", *stream_args(entry))
+                pipe.execute_command("XADD", self._keys.stream, "*", *journal_fields(entry))
                 self._check_marker(pipe)
                 replies = await pipe.execute()
             keys: list[KeyT] = [

@@ -1,10 +1,10 @@
-"""The Database port and SqlDatabase, its SQLAlchemy Core implementation (PostgreSQL, SQLite)."""
+"""SqlDatabase: the Database port on SQLAlchemy Core (PostgreSQL, SQLite)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Integer, Row, Select, bindparam, delete, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,34 +12,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tether.errors import StorageUnavailable
-from tether.state.entry import Entry
-from tether.state.migrate import VERSION_TABLE, Schema
-from tether.state.schema import responses
-
-
-class Database(Protocol):
-    async def insert(self, entries: Sequence[Entry]) -> None:
-        """Store entries in one transaction; ids already stored are left as they are."""
-        ...
-
-    async def chain(self, response_id: str, limit: int) -> list[Entry]:
-        """`response_id` and up to `limit - 1` ancestors, oldest first, in one query."""
-        ...
-
-    async def delete(self, ids: Sequence[str]) -> int: ...
-
-    @property
-    def dialect(self) -> str: ...
-
-    async def ping(self) -> bool: ...
-
-    async def revision(self) -> str | None:
-        """The schema's migration revision (None when it cannot be read)."""
-        ...
+from tether.state.ports import Entry
+from tether.state.sql.migrate import VERSION_TABLE, Migrations
+from tether.state.sql.table import responses
 
 
 @contextmanager
-def translate_errors(operation: str) -> Iterator[None]:
+def database_errors(operation: str) -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, OSError) as exc:
@@ -50,13 +29,13 @@ class SqlDatabase:
     """Writes run in one transaction each; reads in autocommit on PostgreSQL (no BEGIN and
     ROLLBACK round trips; SQLite reads start no transaction anyway and switching costs).
 
-    With a `schema`, every call first makes sure it is migrated (the database may have
+    With `migrations`, every call first makes sure it is migrated (the database may have
     been down at start-up); without one the caller has migrated it.
     """
 
-    def __init__(self, engine: AsyncEngine, schema: Schema | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, migrations: Migrations | None = None) -> None:
         self._engine = engine
-        self._schema = schema
+        self._migrations = migrations
         postgres = engine.dialect.name == "postgresql"
         self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
         self._insert = _insert_ignoring_duplicates(engine.dialect.name)
@@ -67,13 +46,13 @@ class SqlDatabase:
             return
         rows = [_row(entry) for entry in entries]
         await self._ready()
-        with translate_errors("insert"):
+        with database_errors("insert"):
             async with self._engine.begin() as connection:
                 await connection.execute(self._insert, rows)
 
     async def chain(self, response_id: str, limit: int) -> list[Entry]:
         await self._ready()
-        with translate_errors("chain lookup"):
+        with database_errors("chain lookup"):
             async with self._reads.connect() as connection:
                 result = await connection.execute(self._chain, {"id": response_id, "limit": limit})
                 rows = result.all()
@@ -84,14 +63,14 @@ class SqlDatabase:
             return 0
         statement = delete(responses).where(responses.c.id.in_(ids))
         await self._ready()
-        with translate_errors("delete"):
+        with database_errors("delete"):
             async with self._engine.begin() as connection:
                 result = await connection.execute(statement)
         return int(result.rowcount)
 
     async def _ready(self) -> None:
-        if self._schema is not None and not self._schema.ready:
-            await self._schema.ensure()
+        if self._migrations is not None and not self._migrations.done:
+            await self._migrations.ensure()
 
     @property
     def dialect(self) -> str:

@@ -1,4 +1,5 @@
-"""Redis clients for each topology: one server, a Cluster, or the primary Sentinel names."""
+"""Redis clients for each topology (one server, a Cluster, the primary Sentinel names),
+and the boundary where their errors become CacheUnavailable."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Any, TypeAlias
 
 import hiredis
@@ -20,6 +22,8 @@ from redis.exceptions import DataError, RedisClusterException, RedisError
 from redis.typing import EncodableT
 
 from tether.config import RedisTopology, Secret
+from tether.deadline import deadline
+from tether.state.ports import CacheUnavailable
 
 RedisClient: TypeAlias = Redis | RedisCluster
 
@@ -31,6 +35,42 @@ REDIS_ERRORS = (RedisError, RedisClusterException, OSError)
 # single-server pool has no such cap, and neither should the cluster's: concurrency is
 # bounded by the requests in flight.
 _CLUSTER_MAX_CONNECTIONS = 2**31
+
+
+class Bounded:
+    """One deadline for a whole operation (None: the client's own socket timeouts),
+    with Redis and socket failures, a missed deadline among them, as CacheUnavailable.
+
+    A request's cache call is bounded once here rather than on every socket read: the
+    client times nothing itself, and a call cut short drops its connection.
+    """
+
+    __slots__ = ("_deadline", "_operation", "_timeout")
+
+    def __init__(self, operation: str, timeout: float | None) -> None:
+        self._operation = operation
+        self._timeout = timeout
+        self._deadline = deadline(timeout)
+
+    async def __aenter__(self) -> None:
+        await self._deadline.__aenter__()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self._deadline.__aexit__(kind, exc, tb)
+        except TimeoutError:
+            raise CacheUnavailable(
+                f"redis {self._operation} timed out after {self._timeout:g} s"
+            ) from None
+        if isinstance(exc, REDIS_ERRORS):
+            raise CacheUnavailable(f"redis {self._operation} failed: {exc}") from exc
+
+
+def redis_errors(operation: str) -> Bounded:
+    """No deadline of its own (the client's socket timeouts apply): errors translated."""
+    return Bounded(operation, None)
 
 
 @dataclass(frozen=True, slots=True)

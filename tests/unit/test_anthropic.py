@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tether.core import anthropic_format
-from tether.core.anthropic_format import DEFAULT_MAX_TOKENS, EventReader
+from tests.support.settings import settings_of
 from tether.core.completion import (
     CompletionRequest,
     Delta,
@@ -18,6 +17,8 @@ from tether.core.completion import (
     Usage,
 )
 from tether.core.items import normalize_input
+from tether.providers import anthropic
+from tether.providers.anthropic import DEFAULT_MAX_TOKENS, EventReader
 
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
@@ -28,8 +29,8 @@ WEATHER_TOOL: dict[str, Any] = {
 
 
 def body(items: Any = "hi", *, stream: bool = False, **settings: Any) -> dict[str, Any]:
-    req = CompletionRequest(model="claude-sonnet-4-5", items=normalize_input(items), **settings)
-    return anthropic_format.request_body(req, stream=stream)
+    req = CompletionRequest("claude-sonnet-4-5", normalize_input(items), settings_of(**settings))
+    return anthropic.request_body(req, stream=stream)
 
 
 # --- request --------------------------------------------------------------------------
@@ -280,7 +281,7 @@ def test_completion_with_text_tool_use_and_cache_usage() -> None:
         },
     }
 
-    done = anthropic_format.completion(raw)
+    done = anthropic.completion(raw)
 
     assert done.text == "Let me check. One moment."
     assert done.tool_calls == [
@@ -309,7 +310,7 @@ def test_completion_stop_reasons(stop: str | None, finish: str) -> None:
         "usage": {},
     }
 
-    assert anthropic_format.completion(raw).finish == finish
+    assert anthropic.completion(raw).finish == finish
 
 
 # --- EventReader ----------------------------------------------------------------------

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tether.core import chat_format
-from tether.core.chat_format import ChunkReader
+from tests.support.settings import settings_of
 from tether.core.completion import (
     CompletionRequest,
     Delta,
@@ -18,6 +17,8 @@ from tether.core.completion import (
     Usage,
 )
 from tether.core.items import normalize_input
+from tether.providers import openai_chat
+from tether.providers.openai_chat import ChunkReader
 
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
@@ -30,11 +31,11 @@ PNG_DATA_URL = "data:image/png;base64,iVBORw0KGgo="
 
 
 def request(items: Any = "hi", **settings: Any) -> CompletionRequest:
-    return CompletionRequest(model="qwen2.5-7b", items=normalize_input(items), **settings)
+    return CompletionRequest("qwen2.5-7b", normalize_input(items), settings_of(**settings))
 
 
 def body(items: Any = "hi", *, stream: bool = False, **settings: Any) -> dict[str, Any]:
-    return chat_format.request_body(request(items, **settings), stream=stream)
+    return openai_chat.request_body(request(items, **settings), stream=stream)
 
 
 # --- messages -------------------------------------------------------------------------
@@ -292,7 +293,7 @@ def test_json_schema_text_format_becomes_response_format() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     text = {"format": {"type": "json_schema", "name": "count", "schema": schema, "strict": True}}
 
-    sent = body(text_format=text)
+    sent = body(text=text)
 
     assert sent["response_format"] == {
         "type": "json_schema",
@@ -301,13 +302,13 @@ def test_json_schema_text_format_becomes_response_format() -> None:
 
 
 def test_json_object_text_format_becomes_json_object() -> None:
-    sent = body(text_format={"format": {"type": "json_object"}})
+    sent = body(text={"format": {"type": "json_object"}})
 
     assert sent["response_format"] == {"type": "json_object"}
 
 
 def test_plain_text_format_sends_no_response_format() -> None:
-    assert "response_format" not in body(text_format={"format": {"type": "text"}})
+    assert "response_format" not in body(text={"format": {"type": "text"}})
 
 
 def test_stream_asks_for_usage_in_the_last_chunk() -> None:
@@ -345,7 +346,7 @@ def test_completion_text_and_usage_details() -> None:
         },
     )
 
-    done = chat_format.completion(raw)
+    done = openai_chat.completion(raw)
 
     assert done.text == "Bonjour"
     assert done.tool_calls == []
@@ -372,7 +373,7 @@ def test_completion_tool_calls_keep_their_ids_in_order() -> None:
         "tool_calls",
     )
 
-    done = chat_format.completion(raw)
+    done = openai_chat.completion(raw)
 
     assert done.text == ""
     assert done.finish == "tool_calls"
@@ -397,13 +398,13 @@ def test_completion_tool_calls_keep_their_ids_in_order() -> None:
 def test_completion_finish_reasons(reason: str | None, finish: str) -> None:
     raw = chat_completion({"role": "assistant", "content": "x"}, reason)
 
-    assert chat_format.completion(raw).finish == finish
+    assert openai_chat.completion(raw).finish == finish
 
 
 def test_completion_without_usage_counts_zero() -> None:
     raw = chat_completion({"role": "assistant", "content": "x"}, "stop")
 
-    assert chat_format.completion(raw).usage == Usage()
+    assert openai_chat.completion(raw).usage == Usage()
 
 
 # --- ChunkReader ----------------------------------------------------------------------

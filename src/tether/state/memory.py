@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tether.config import CacheSettings
-from tether.state.cache import Census, Walk
-from tether.state.entry import Entry
-from tether.state.keys import session_tag
+from tether.core.ids import session_of
+from tether.state.ports import Census, Entry, Walk
 
 _TOMBSTONE_LIMIT = 100_000
 
@@ -41,7 +40,7 @@ class MemoryCache:
 
     async def walk(self, response_id: str, limit: int) -> Walk:
         self._expire()
-        tag = session_tag(response_id)
+        tag = _session(response_id)
         session = self._sessions.get(tag, _Session())
         self._renew(tag)
         room = max(0, self._cap - len(session.records))
@@ -56,7 +55,7 @@ class MemoryCache:
         return Walk(found, None, room)
 
     async def add_pending(self, entry: Entry) -> bool:
-        tag = session_tag(entry.id)
+        tag = _session(entry.id)
         session = self._sessions.setdefault(tag, _Session())
         session.records[entry.id] = entry
         session.pending.add(entry.id)
@@ -66,22 +65,22 @@ class MemoryCache:
     async def add_durable(self, entries: Sequence[Entry]) -> None:
         for entry in entries:
             if entry.id not in self._tombstones:
-                session = self._sessions.setdefault(session_tag(entry.id), _Session())
+                session = self._sessions.setdefault(_session(entry.id), _Session())
                 session.records[entry.id] = entry
-        self._settle({session_tag(entry.id) for entry in entries})
+        self._settle({_session(entry.id) for entry in entries})
 
     async def mark_durable(self, entries: Sequence[Entry]) -> None:
         for entry in entries:
-            session = self._sessions.get(session_tag(entry.id))
+            session = self._sessions.get(_session(entry.id))
             if session is not None:
                 session.pending.discard(entry.id)
-        self._settle({session_tag(entry.id) for entry in entries})
+        self._settle({_session(entry.id) for entry in entries})
 
     async def remove(self, response_id: str) -> bool:
         self._tombstones[response_id] = None
         if len(self._tombstones) > _TOMBSTONE_LIMIT:
             self._tombstones.popitem(last=False)
-        tag = session_tag(response_id)
+        tag = _session(response_id)
         session = self._sessions.get(tag)
         if session is None:
             return False
@@ -138,3 +137,10 @@ class MemoryCache:
                 return
             del self._expiry[tag]
             del self._sessions[tag]
+
+
+def _session(response_id: str) -> str:
+    session = session_of(response_id)
+    if session is None:  # the store validates ids first; reaching here is a bug
+        raise ValueError(f"not a response id: {response_id!r}")
+    return session

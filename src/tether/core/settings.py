@@ -1,0 +1,89 @@
+"""A turn's settings: every parameter of `POST /v1/responses` that shapes the model call
+or is echoed in the Response object, declared once.
+
+The HTTP request schema extends `TurnSettings` with what only the transport needs
+(`input`, `stream`); the Response object echoes every field here (`echoed`); providers
+read the ones they pass on. A new parameter is one line below, with its bounds and, if
+the Response object shows something other than null when it is not sent, an `Echo`.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Unknown fields are ignored (SDKs add new ones often); known ones are strictly typed.
+_Lenient = ConfigDict(extra="ignore", strict=True)
+_Strict = ConfigDict(extra="forbid", strict=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """What the Response object shows for a parameter the request did not send."""
+
+    default: Any
+
+
+class FunctionTool(BaseModel):
+    model_config = _Lenient
+    type: Literal["function"]
+    name: str = Field(pattern=r"^[a-zA-Z0-9_.-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolChoiceFunction(BaseModel):
+    model_config = _Strict
+    type: Literal["function"]
+    name: str = Field(min_length=1, max_length=64)
+
+
+ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
+_TEXT_DEFAULT = {"format": {"type": "text"}, "verbosity": "medium"}
+
+
+class TurnSettings(BaseModel):
+    """What a request sets for its own turn; earlier turns' settings are not inherited."""
+
+    model_config = _Lenient
+    model: str = Field(min_length=1, max_length=256)
+    instructions: str | None = None
+    previous_response_id: str | None = Field(default=None, max_length=256)
+    store: bool = True
+    temperature: Annotated[float | None, Field(ge=0, le=2), Echo(1.0)] = None
+    top_p: Annotated[float | None, Field(ge=0, le=1), Echo(1.0)] = None
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    tools: list[FunctionTool] = Field(default_factory=list)
+    tool_choice: ToolChoice = "auto"
+    parallel_tool_calls: bool = True
+    metadata: Annotated[dict[str, str] | None, Field(max_length=16), Echo({})] = None
+    text: Annotated[dict[str, Any] | None, Echo(_TEXT_DEFAULT)] = None
+    reasoning: Annotated[dict[str, Any] | None, Echo({"effort": None, "summary": None})] = None
+    truncation: Annotated[Literal["auto", "disabled"] | None, Echo("disabled")] = None
+    user: str | None = None
+    prompt_cache_key: str | None = Field(default=None, max_length=256)
+    safety_identifier: str | None = Field(default=None, max_length=256)
+    service_tier: Annotated[
+        Literal["auto", "default", "flex", "scale", "priority"] | None, Echo("default")
+    ] = None
+
+    def echoed(self) -> dict[str, Any]:
+        """The fields as the Response object shows them: sent values, else their `Echo`."""
+        shown = self.model_dump(include=_ECHOED)
+        for name, default in _ECHO_DEFAULTS.items():
+            if shown[name] is None:
+                shown[name] = deepcopy(default)  # each response owns its dicts
+        return shown
+
+
+_ECHOED = set(TurnSettings.model_fields)
+_ECHO_DEFAULTS = {
+    name: echo.default
+    for name, info in TurnSettings.model_fields.items()
+    for echo in info.metadata
+    if isinstance(echo, Echo)
+}

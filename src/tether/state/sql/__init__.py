@@ -1,0 +1,1 @@
+"""The durable store on SQLAlchemy: engine, table, migrations and the Database port."""
