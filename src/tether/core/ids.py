@@ -11,7 +11,6 @@ import re
 # share one Redis Cluster hash tag and lets a chain be found from any id alone.
 _HEX_RE = r"[0-9a-f]{32}"
 RESPONSE_ID_RE = re.compile(rf"^resp_({_HEX_RE})({_HEX_RE})$")
-ITEM_PREFIXES = ("msg_", "fc_", "fco_")
 
 
 class _Entropy:

@@ -87,7 +87,9 @@ class Cache(Protocol):
         ...
 
     async def add_pending(self, entry: Entry) -> bool:
-        """Store a record that is not durable yet (and, for Redis, journal it atomically).
+        """Store a record that is not durable yet, and (Redis) append it to the journal: one
+        script on one server; on a Cluster two steps, the journal entry first (see
+        docs/architecture.md, "Redis Cluster").
 
         Returns True when the cache shows it lost its data (as `Walk.lost`).
         """
