@@ -1,41 +1,37 @@
-"""Settings: built once at start-up from YAML (LiteLLM proxy shape) and the environment.
-
-Nothing else in tether reads `os.environ`; the CLI passes the environment in.
-"""
+"""Settings: LiteLLM-shaped YAML plus the environment, checked once at start-up."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import quote, urlsplit
 
 import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from tether.errors import ConfigError
 
 PROVIDERS = ("openai", "anthropic", "echo")
 DEFAULT_DATABASE_URL = "sqlite:///./tether.db"
 RESERVED_OWNERS = ("master", "anonymous")  # the owners of master-key and no-auth turns
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set when several workers share metrics
 _ENV_PREFIX = "os.environ/"
 
-
-class Secret:
-    """A value that never shows itself in logs or reprs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('****')"
-
-    __str__ = __repr__
+# --- what the rest of tether reads; each default is written once, here ----------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +40,7 @@ class ModelRoute:
     provider: str  # openai | anthropic | echo
     upstream_model: str
     api_base: str | None = None
-    api_key: Secret | None = None
+    api_key: SecretStr | None = None
     timeout_seconds: float = 600.0
     connect_timeout_seconds: float = 5.0
 
@@ -52,7 +48,7 @@ class ModelRoute:
 @dataclass(frozen=True, slots=True)
 class ApiKey:
     name: str
-    key: Secret
+    key: SecretStr
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +81,7 @@ class RedisTopology:
     cluster: bool = False
     nodes: tuple[RedisNode, ...] = ()
     service_name: str | None = None  # set: Sentinel mode
-    sentinel_password: Secret | None = None  # AUTH for the sentinels themselves
+    sentinel_password: SecretStr | None = None  # AUTH for the sentinels themselves
 
     @property
     def kind(self) -> Literal["standalone", "cluster", "sentinel"]:
@@ -95,114 +91,209 @@ class RedisTopology:
 @dataclass(frozen=True, slots=True)
 class Settings:
     models: tuple[ModelRoute, ...] = (ModelRoute("echo", "echo", "echo"),)
-    redis_url: Secret | None = None  # set whenever Redis is configured, whatever the topology
+    redis_url: SecretStr | None = None  # set whenever Redis is configured, whatever the topology
     redis: RedisTopology = field(default_factory=RedisTopology)
-    database_url: Secret = field(default_factory=lambda: Secret(DEFAULT_DATABASE_URL))
-    master_key: Secret | None = None
+    database_url: SecretStr = field(default_factory=lambda: SecretStr(DEFAULT_DATABASE_URL))
+    master_key: SecretStr | None = None
     api_keys: tuple[ApiKey, ...] = ()
     cache: CacheSettings = field(default_factory=CacheSettings)
     max_body_bytes: int = 32 * 1024 * 1024
     body_timeout_seconds: float = 30.0
     log_json: bool = False
-    metrics_multiprocess: bool = False  # PROMETHEUS_MULTIPROC_DIR is set (several workers)
+    metrics_multiprocess: bool = False  # MULTIPROC_ENV is set (several workers)
     unknown_keys: tuple[str, ...] = ()
 
     @property
     def auth_enabled(self) -> bool:
         return self.master_key is not None or bool(self.api_keys)
 
+    @property
+    def cache_backend(self) -> Literal["redis", "memory"]:
+        return "redis" if self.redis_url is not None else "memory"
 
-# Redis topology keys, tether's name first and LiteLLM's (cache_params) second.
-_REDIS_NODE_KEYS = ("redis_startup_nodes", "startup_nodes")
-_REDIS_SENTINEL_KEYS = (
-    "redis_sentinel_nodes",
-    "sentinel_nodes",
-    "redis_sentinel_service_name",
-    "service_name",
-    "redis_sentinel_password",
-    "sentinel_password",
-)
 
-# The keys tether understands, per section; anything else is reported by name.
-_KNOWN = {
-    "": {"model_list", "router_settings", "general_settings", "session_cache", "server"},
-    "model_list[]": {"model_name", "litellm_params", "params"},
-    "params": {"model", "api_base", "api_key", "timeout", "connect_timeout"},
-    "api_keys[]": {"name", "key"},
-    "redis_node": {"host", "port"},
+# --- the file as written: a field left None is not given, and the default above applies ---
+
+_Count = Annotated[int, Field(gt=0)]  # whole: 0.5 is refused
+_Positive = Annotated[float, Field(gt=0)]
+_Port = Annotated[int, Field(gt=0, lt=65536)]
+
+
+class _Section(BaseModel):
+    """A YAML mapping; keys tether does not read are kept, to be reported rather than refused."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
+    _keys: frozenset[str] = PrivateAttr(frozenset())  # as the file spells them
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_keys(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        section = handler(data)
+        section._keys = frozenset(data) if isinstance(data, dict) else frozenset()
+        return section
+
+    @classmethod
+    def spellings(cls, name: str) -> list[str]:
+        alias = cls.model_fields[name].validation_alias
+        return [str(a) for a in alias.choices] if isinstance(alias, AliasChoices) else [name]
+
+    def given(self, name: str) -> list[str]:
+        """The keys the file used for field `name`: tether's, LiteLLM's, both or none."""
+        return [key for key in self.spellings(name) if key in self._keys]
+
+    def spelled(self, name: str) -> str:
+        return (self.given(name) or self.spellings(name))[0]
+
+
+def _either(tether: str, litellm: str) -> Any:
+    return Field(None, validation_alias=AliasChoices(tether, litellm))
+
+
+class _Params(_Section):
+    model: str  # <provider>/<upstream model>
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    timeout: _Positive | None = None
+    connect_timeout: _Positive | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _provider_model(cls, value: str) -> str:
+        provider, _, upstream = value.partition("/")
+        if provider not in PROVIDERS or not upstream:
+            choices = ", ".join(PROVIDERS)
+            raise ValueError(f"'{value}' must be <provider>/<model> with provider one of {choices}")
+        return value
+
+    def route(self, name: str) -> ModelRoute:
+        provider, _, upstream = self.model.partition("/")
+        timeouts = _present(
+            timeout_seconds=self.timeout, connect_timeout_seconds=self.connect_timeout
+        )
+        return ModelRoute(name, provider, upstream, self.api_base, self.api_key, **timeouts)
+
+
+class _Entry(_Section):
+    model_name: str
+    params: _Params = Field(validation_alias=AliasChoices("litellm_params", "params"))
+
+
+class _Key(_Section):
+    name: str | None = None
+    key: SecretStr | None = None
+
+
+class _General(_Section):
+    master_key: SecretStr | None = None
+    database_url: SecretStr | None = None
+    api_keys: list[_Key] = []
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, url: SecretStr) -> SecretStr:
+        schemes = ("postgresql://", "postgres://", "postgresql+asyncpg://", "sqlite://")
+        if not url.get_secret_value().startswith(schemes):
+            raise ValueError("must be a postgresql:// or sqlite:/// URL")
+        return url
+
+
+class _Node(_Section):
+    host: str = Field(min_length=1)
+    port: _Port
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pair(cls, data: Any) -> Any:
+        if isinstance(data, list) and len(data) == 2:  # [host, port], as LiteLLM allows
+            return dict(zip(("host", "port"), data, strict=True))
+        if not isinstance(data, dict):
+            raise ValueError("must be {host, port} or [host, port]")
+        return data
+
+
+_Nodes = Annotated[list[_Node], Field(min_length=1)]
+
+
+class _Router(_Section):
+    redis_url: SecretStr | None = None
+    redis_host: str | None = None
+    redis_port: _Port = 6379
+    redis_password: SecretStr | None = None
+    redis_cluster: bool | None = None
+    redis_startup_nodes: _Nodes | None = _either("redis_startup_nodes", "startup_nodes")
+    redis_sentinel_nodes: _Nodes | None = _either("redis_sentinel_nodes", "sentinel_nodes")
+    redis_sentinel_service_name: str | None = _either("redis_sentinel_service_name", "service_name")
+    redis_sentinel_password: SecretStr | None = _either(
+        "redis_sentinel_password", "sentinel_password"
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _scheme(cls, url: SecretStr) -> SecretStr:
+        if not url.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return url
+
+
+class _Cache(_Section):
+    ttl_seconds: _Count | None = None
+    max_responses_per_session: _Count | None = None
+    flush_interval_seconds: _Positive | None = None
+    flush_batch_size: _Count | None = None
+    claim_idle_seconds: _Positive | None = None
+
+
+class _Server(_Section):
+    max_body_bytes: _Count | None = None
+    body_timeout_seconds: _Positive | None = None
+    log_format: Literal["text", "json"] = "text"
+
+
+class _File(_Section):
+    model_list: Annotated[list[_Entry], Field(min_length=1)] | None = None
+    router_settings: _Router = _Router()
+    general_settings: _General = _General()
+    session_cache: _Cache = _Cache()
+    server: _Server = _Server()
+
+
+class _Unset:
+    """`os.environ/NAME` with NAME unset: an error only where tether reads the key."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+# Pydantic's error types in tether's words, by type or its first word; others keep pydantic's.
+_REASONS = {
+    "missing": "is required",
+    "model_type": "must be a mapping",
+    "list_type": "must be a list",
+    "too_short": "must be a non-empty list",
+    "string_type": "must be a string",
+    "string_too_short": "must not be empty",
+    "int": "must be a whole number, got {given!r}",
+    "float": "must be a number, got {given!r}",
+    "bool": "must be true or false, got {given!r}",
+    "greater_than": "must be greater than {gt:g}, got {given!r}",
+    "less_than": "must be less than {lt:g}, got {given!r}",
+    "literal_error": "must be {expected}, got {given!r}",
+}
+_SERVER = ("redis_url", "redis_host")  # the keys that name one Redis server
+# Variables that stand in for keys the file leaves out; REDIS_* only when it names no server.
+_ENV_FALLBACKS = {
+    "general_settings": {"master_key": "TETHER_MASTER_KEY", "database_url": "DATABASE_URL"},
     "router_settings": {
-        "redis_host",
-        "redis_port",
-        "redis_password",
-        "redis_url",
-        "redis_cluster",
-        *_REDIS_NODE_KEYS,
-        *_REDIS_SENTINEL_KEYS,
+        f"redis_{k}": f"REDIS_{k.upper()}" for k in ("url", "host", "port", "password")
     },
-    "general_settings": {"master_key", "database_url", "api_keys"},
-    "session_cache": {
-        "ttl_seconds",
-        "max_responses_per_session",
-        "flush_interval_seconds",
-        "flush_batch_size",
-        "claim_idle_seconds",
-    },
-    "server": {"max_body_bytes", "body_timeout_seconds", "log_format"},
 }
 
 
-class _Reader:
-    """Resolves `os.environ/NAME` values and collects unknown keys as it reads."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-        self.unknown: list[str] = []
-
-    def section(self, raw: Any, key: str, known: str) -> dict[str, Any]:
-        if raw is None:
-            return {}
-        if not isinstance(raw, dict):
-            raise ConfigError(key, "must be a mapping")
-        self.unknown += [f"{key}.{k}".lstrip(".") for k in raw if k not in _KNOWN[known]]
-        return raw
-
-    def value(self, raw: Any, key: str) -> Any:
-        if isinstance(raw, str) and raw.startswith(_ENV_PREFIX):
-            name = raw[len(_ENV_PREFIX) :]
-            if name not in self.environ:
-                raise ConfigError(key, f"environment variable {name} is not set")
-            return self.environ[name]
-        return raw
-
-    def text(self, section: dict[str, Any], name: str, key: str) -> str | None:
-        raw = self.value(section.get(name), f"{key}.{name}")
-        if raw is None:
-            return None
-        if not isinstance(raw, str | int):
-            raise ConfigError(f"{key}.{name}", "must be a string")
-        return str(raw)
-
-    def whole(self, section: dict[str, Any], name: str, key: str, default: int) -> int:
-        number = self.number(section, name, key, default)
-        if number != int(number):
-            raise ConfigError(f"{key}.{name}", f"must be a whole number, got {number}")
-        return int(number)
-
-    def number(self, section: dict[str, Any], name: str, key: str, default: float) -> float:
-        raw = self.value(section.get(name), f"{key}.{name}")
-        if raw is None:
-            return default
-        try:
-            number = float(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}.{name}", f"must be a number, got {raw!r}") from None
-        if number <= 0:
-            raise ConfigError(f"{key}.{name}", "must be greater than 0")
-        return number
-
-
 def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
-    """Settings from a YAML file (or none) and the environment; raises ConfigError."""
+    """Settings from a YAML file (or none) and `environ`; raises ConfigError.
+
+    Nothing else in tether reads `os.environ`; the CLI passes the environment in.
+    """
     raw: Any = {}
     if path:
         try:
@@ -211,272 +302,174 @@ def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
             raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
             raise ConfigError("--config", f"{path} is not valid YAML: {exc}") from None
-    reader = _Reader(environ)
     if not isinstance(raw, dict):
         raise ConfigError("--config", f"{path} must hold a mapping (model_list, ...)")
-    top = reader.section(raw, "", "")
-    general = reader.section(top.get("general_settings"), "general_settings", "general_settings")
-    models = _models(reader, top.get("model_list"))
-    master = reader.text(general, "master_key", "general_settings")
-    master = master or environ.get("TETHER_MASTER_KEY")
-    database = reader.text(general, "database_url", "general_settings")
-    database = database or environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    _check_database_url(database)
-    server = reader.section(top.get("server"), "server", "server")
-    redis_url, redis = _redis(reader, top.get("router_settings"))
+    try:
+        file = _File.model_validate(_env_fallbacks(_resolve(raw, environ), environ))
+    except ValidationError as exc:
+        raise _error(exc.errors(include_url=False)[0]) from None
+    redis_url, redis = _redis(file.router_settings, environ)
+    general, server, cache = file.general_settings, file.server, file.session_cache
+    settings = _present(  # None: not given, the default above holds
+        models=_routes(file.model_list) if file.model_list else None,
+        database_url=general.database_url,
+        max_body_bytes=server.max_body_bytes,
+        body_timeout_seconds=server.body_timeout_seconds,
+    )
     return Settings(
-        models=models,
         redis_url=redis_url,
         redis=redis,
-        database_url=Secret(database),
-        master_key=Secret(master) if master else None,
-        api_keys=_api_keys(reader, general.get("api_keys")),
-        cache=_cache(reader, top.get("session_cache")),
-        max_body_bytes=reader.whole(server, "max_body_bytes", "server", 32 * 1024 * 1024),
-        body_timeout_seconds=reader.number(server, "body_timeout_seconds", "server", 30.0),
-        log_json=_log_format(reader, server) == "json",
-        metrics_multiprocess=bool(environ.get("PROMETHEUS_MULTIPROC_DIR")),
-        unknown_keys=tuple(reader.unknown),
-    )
-
-
-def _models(reader: _Reader, raw: Any) -> tuple[ModelRoute, ...]:
-    if raw is None:
-        return Settings().models
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError("model_list", "must be a non-empty list")
-    routes = [_model(reader, entry, f"model_list[{i}]") for i, entry in enumerate(raw)]
-    seen: set[str] = set()
-    for i, route in enumerate(routes):
-        if route.name in seen:
-            raise ConfigError(f"model_list[{i}].model_name", f"'{route.name}' is listed twice")
-        seen.add(route.name)
-    return tuple(routes)
-
-
-def _model(reader: _Reader, raw: Any, key: str) -> ModelRoute:
-    entry = reader.section(raw, key, "model_list[]")
-    name = reader.text(entry, "model_name", key)
-    if not name:
-        raise ConfigError(f"{key}.model_name", "is required")
-    params_key = "litellm_params" if "litellm_params" in entry else "params"
-    params = reader.section(entry.get(params_key), f"{key}.{params_key}", "params")
-    target = reader.text(params, "model", f"{key}.{params_key}") or ""
-    provider, _, upstream = target.partition("/")
-    if provider not in PROVIDERS or not upstream:
-        raise ConfigError(
-            f"{key}.{params_key}.model",
-            f"'{target}' must be <provider>/<model> with provider one of {', '.join(PROVIDERS)}",
-        )
-    api_key = reader.text(params, "api_key", f"{key}.{params_key}")
-    return ModelRoute(
-        name=name,
-        provider=provider,
-        upstream_model=upstream,
-        api_base=reader.text(params, "api_base", f"{key}.{params_key}"),
-        api_key=Secret(api_key) if api_key else None,
-        timeout_seconds=reader.number(params, "timeout", f"{key}.{params_key}", 600.0),
-        connect_timeout_seconds=reader.number(
-            params, "connect_timeout", f"{key}.{params_key}", 5.0
+        master_key=general.master_key,
+        api_keys=_api_keys(general.api_keys),
+        cache=CacheSettings(
+            **_present(**{name: getattr(cache, name) for name in _Cache.model_fields})
         ),
+        log_json=server.log_format == "json",
+        metrics_multiprocess=bool(environ.get(MULTIPROC_ENV)),
+        unknown_keys=tuple(_unknown(file, "")),
+        **settings,
     )
 
 
-def _redis(reader: _Reader, raw: Any) -> tuple[Secret | None, RedisTopology]:
-    """The Redis URL (None: no Redis) and how it is reached: one server, Cluster, Sentinel."""
-    router = reader.section(raw, "router_settings", "router_settings")
-    cluster = _flag(reader, router, "redis_cluster")
-    sentinels, sentinels_key = _nodes(reader, router, "redis_sentinel_nodes", "sentinel_nodes")
-    if sentinels:
-        return _sentinel(reader, router, sentinels, sentinels_key, cluster)
-    for name in _REDIS_SENTINEL_KEYS:
-        if router.get(name) is not None:
-            raise ConfigError(f"router_settings.{name}", "needs redis_sentinel_nodes")
-    startup, startup_key = _nodes(reader, router, "redis_startup_nodes", "startup_nodes")
-    if startup:
-        _exclusive(router, startup_key, ("redis_url", "redis_host"))
-        if cluster is False:
-            raise ConfigError(
-                "router_settings.redis_cluster", f"cannot be false with {startup_key}"
-            )
-        first = startup[0]
-        node = _node_url(first.host, str(first.port), _password(reader, router))
-        return Secret(node), RedisTopology(cluster=True, nodes=startup)
-    url = _redis_url(reader, router)
-    if cluster and url is None:
-        raise ConfigError("router_settings.redis_cluster", "needs redis_url or redis_host")
-    if cluster and url is not None:
-        _check_cluster_url(url.reveal())
-    return url, RedisTopology(cluster=bool(cluster))
+def _resolve(node: Any, environ: Mapping[str, str]) -> Any:
+    """`os.environ/NAME` replaced anywhere; null and empty values dropped (not given)."""
+    if isinstance(node, dict):
+        items = ((key, _resolve(value, environ)) for key, value in node.items())
+        return {str(key): value for key, value in items if value is not None and value != ""}
+    if isinstance(node, list):
+        return [_resolve(item, environ) for item in node]
+    if isinstance(node, str) and node.startswith(_ENV_PREFIX):
+        name = node.removeprefix(_ENV_PREFIX)
+        return environ[name] if name in environ else _Unset(name)
+    return node
 
 
-def _redis_url(reader: _Reader, router: dict[str, Any]) -> Secret | None:
-    url = reader.text(router, "redis_url", "router_settings")
-    host = reader.text(router, "redis_host", "router_settings")
-    env = reader.environ
-    if not url and not host:
-        url, host = env.get("REDIS_URL"), env.get("REDIS_HOST")
-        router = {"redis_port": env.get("REDIS_PORT"), "redis_password": env.get("REDIS_PASSWORD")}
-    if url:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError("router_settings.redis_url", "must start with redis:// or rediss://")
-        return Secret(url)
-    if not host:
-        return None
-    port = reader.text(router, "redis_port", "router_settings") or "6379"
-    if not port.isdigit():
-        raise ConfigError("router_settings.redis_port", f"must be a port number, got {port!r}")
-    return Secret(_node_url(host, port, reader.text(router, "redis_password", "router_settings")))
+def _env_fallbacks(tree: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The file with the environment's fallbacks in it, to be checked by the file's rules."""
+    tree = dict(tree)
+    nodes = {*_Router.spellings("redis_startup_nodes"), *_Router.spellings("redis_sentinel_nodes")}
+    for section, names in _ENV_FALLBACKS.items():
+        given = tree.get(section, {})
+        env = {key: environ[name] for key, name in names.items() if environ.get(name)}
+        if not isinstance(given, dict):
+            continue  # to be refused as it is
+        if section == "router_settings" and (
+            given.keys() & {*_SERVER, *nodes} or not env.keys() & {*_SERVER}
+        ):
+            continue
+        tree[section] = env | given
+    return tree
 
 
-def _sentinel(
-    reader: _Reader,
-    router: dict[str, Any],
-    sentinels: tuple[RedisNode, ...],
-    key: str,
-    cluster: bool | None,
-) -> tuple[Secret, RedisTopology]:
-    _exclusive(router, key, ("redis_url", "redis_host", *_REDIS_NODE_KEYS))
-    if cluster:
-        raise ConfigError("router_settings.redis_cluster", f"cannot be combined with {key}")
-    service = _one_of(reader, router, "redis_sentinel_service_name", "service_name")
-    if not service:
-        raise ConfigError("router_settings.redis_sentinel_service_name", f"is required with {key}")
-    sentinel_password = _one_of(reader, router, "redis_sentinel_password", "sentinel_password")
-    password = _password(reader, router)
-    auth = f":{quote(password, safe='')}@" if password else ""
-    topology = RedisTopology(
-        nodes=sentinels,
-        service_name=service,
-        sentinel_password=Secret(sentinel_password) if sentinel_password else None,
-    )
-    return Secret(f"redis://{auth}{quote(service, safe='')}/0"), topology
+def _error(error: ErrorDetails) -> ConfigError:
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
+    kind, given = error["type"], error["input"]
+    if isinstance(given, _Unset) and kind != "missing":
+        return ConfigError(key, f"environment variable {given.name} is not set")
+    template = _REASONS.get(kind) or _REASONS.get(kind.partition("_")[0])
+    if template is None:
+        return ConfigError(key, error["msg"].removeprefix("Value error, "))
+    return ConfigError(key, template.format(given=given, **error.get("ctx", {})))
 
 
-def _nodes(
-    reader: _Reader, router: dict[str, Any], name: str, alias: str
-) -> tuple[tuple[RedisNode, ...], str]:
-    """A list of `{host, port}` or `[host, port]` under `name` or its LiteLLM `alias`."""
-    if router.get(name) is not None and router.get(alias) is not None:
-        raise ConfigError(f"router_settings.{alias}", f"give {name} or {alias}, not both")
-    used = alias if router.get(alias) is not None else name
-    key = f"router_settings.{used}"
-    raw = reader.value(router.get(used), key)
-    if raw is None:
-        return (), used
-    if not isinstance(raw, list) or not raw:
-        raise ConfigError(key, "must be a non-empty list of {host, port}")
-    return tuple(_node(reader, entry, f"{key}[{i}]") for i, entry in enumerate(raw)), used
+def _present(**values: Any) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
 
 
-def _node(reader: _Reader, raw: Any, key: str) -> RedisNode:
-    if isinstance(raw, dict):
-        entry = reader.section(raw, key, "redis_node")
-        host, port = entry.get("host"), entry.get("port")
-    elif isinstance(raw, list) and len(raw) == 2:
-        host, port = raw
-    else:
-        raise ConfigError(key, "must be {host, port} or [host, port]")
-    host, port = reader.value(host, f"{key}.host"), reader.value(port, f"{key}.port")
-    if not isinstance(host, str) or not host:
-        raise ConfigError(f"{key}.host", "must be a host name or address")
-    if not str(port).isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"{key}.port", f"must be a port number, got {port!r}")
-    return RedisNode(host, int(port))
+def _unknown(value: object, path: str) -> Iterator[str]:
+    """The keys tether does not read, by dotted path as the file spells them."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _unknown(item, f"{path}[{i}]")
+    elif isinstance(value, _Section):
+        yield from (f"{path}.{key}".lstrip(".") for key in value.model_extra or {})
+        for name in type(value).model_fields:
+            yield from _unknown(getattr(value, name), f"{path}.{value.spelled(name)}".lstrip("."))
 
 
-def _flag(reader: _Reader, router: dict[str, Any], name: str) -> bool | None:
-    raw = reader.value(router.get(name), f"router_settings.{name}")
-    if raw is None or isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    raise ConfigError(f"router_settings.{name}", f"must be true or false, got {raw!r}")
+def _routes(entries: list[_Entry]) -> tuple[ModelRoute, ...]:
+    names = [entry.model_name for entry in entries]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"model_list[{i}].model_name", f"'{name}' is listed twice")
+    return tuple(entry.params.route(entry.model_name) for entry in entries)
 
 
-def _one_of(reader: _Reader, router: dict[str, Any], name: str, alias: str) -> str | None:
-    if router.get(name) is not None and router.get(alias) is not None:
-        raise ConfigError(f"router_settings.{alias}", f"give {name} or {alias}, not both")
-    return reader.text(router, name, "router_settings") or reader.text(
-        router, alias, "router_settings"
-    )
-
-
-def _exclusive(router: dict[str, Any], key: str, others: tuple[str, ...]) -> None:
-    for other in others:
-        if other != key and router.get(other) is not None:
-            raise ConfigError(f"router_settings.{other}", f"cannot be combined with {key}")
-
-
-def _password(reader: _Reader, router: dict[str, Any]) -> str | None:
-    password = reader.text(router, "redis_password", "router_settings")
-    return password or reader.environ.get("REDIS_PASSWORD")
-
-
-def _node_url(host: str, port: str, password: str | None) -> str:
-    auth = f":{quote(password, safe='')}@" if password else ""
-    host = f"[{host}]" if ":" in host else host  # an IPv6 address
-    return f"redis://{auth}{host}:{port}/0"
-
-
-def _check_cluster_url(url: str) -> None:
-    if url.startswith("unix://"):
-        raise ConfigError("router_settings.redis_url", "a Redis Cluster is reached over TCP")
-    if urlsplit(url).path not in ("", "/", "/0"):
-        raise ConfigError("router_settings.redis_url", "a Redis Cluster has only database 0")
-
-
-def _log_format(reader: _Reader, server: dict[str, Any]) -> str:
-    value = reader.text(server, "log_format", "server") or "text"
-    if value not in ("text", "json"):
-        raise ConfigError("server.log_format", f"must be text or json, got {value!r}")
-    return value
-
-
-def _check_database_url(url: str) -> None:
-    if not url.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://", "sqlite://")):
-        raise ConfigError(
-            "general_settings.database_url", "must be a postgresql:// or sqlite:/// URL"
-        )
-
-
-def _api_keys(reader: _Reader, raw: Any) -> tuple[ApiKey, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise ConfigError("general_settings.api_keys", "must be a list of {name, key}")
+def _api_keys(entries: list[_Key]) -> tuple[ApiKey, ...]:
     keys: list[ApiKey] = []
-    for i, raw_entry in enumerate(raw):
-        key = f"general_settings.api_keys[{i}]"
-        if not isinstance(raw_entry, dict):
-            raise ConfigError(key, "must be a mapping with name and key")
-        entry = reader.section(raw_entry, key, "api_keys[]")
-        name, value = reader.text(entry, "name", key), reader.text(entry, "key", key)
-        if not name or not value:
-            raise ConfigError(key, "needs both name and key")
+    for i, entry in enumerate(entries):
+        if not entry.name or not entry.key:
+            raise ConfigError(f"general_settings.api_keys[{i}]", "needs both name and key")
         # A key's name owns its turns: it must be unique and not a built-in owner.
-        if name in RESERVED_OWNERS or any(k.name == name for k in keys):
-            raise ConfigError(f"{key}.name", f"'{name}' is reserved or used twice")
-        keys.append(ApiKey(name, Secret(value)))
+        if entry.name in RESERVED_OWNERS or any(key.name == entry.name for key in keys):
+            reason = f"'{entry.name}' is reserved or used twice"
+            raise ConfigError(f"general_settings.api_keys[{i}].name", reason)
+        keys.append(ApiKey(entry.name, entry.key))
     return tuple(keys)
 
 
-def _cache(reader: _Reader, raw: Any) -> CacheSettings:
-    section = reader.section(raw, "session_cache", "session_cache")
-    defaults = CacheSettings()
+def _redis(router: _Router, environ: Mapping[str, str]) -> tuple[SecretStr | None, RedisTopology]:
+    """The Redis URL (None: no Redis) and how it is reached: one server, Cluster, Sentinel."""
 
-    def whole(name: str, default: int) -> int:
-        return reader.whole(section, name, "session_cache", default)
+    def refuse(name: str, reason: str) -> ConfigError:
+        return ConfigError(f"router_settings.{router.spelled(name)}", reason)
 
-    return CacheSettings(
-        ttl_seconds=whole("ttl_seconds", defaults.ttl_seconds),
-        max_responses_per_session=whole(
-            "max_responses_per_session", defaults.max_responses_per_session
-        ),
-        flush_interval_seconds=reader.number(
-            section, "flush_interval_seconds", "session_cache", defaults.flush_interval_seconds
-        ),
-        flush_batch_size=whole("flush_batch_size", defaults.flush_batch_size),
-        claim_idle_seconds=reader.number(section, "claim_idle_seconds", "session_cache", 0.0)
-        or None,
-    )
+    def alone(nodes: str, *others: str) -> str:
+        for other in others:
+            if getattr(router, other):  # redis_cluster: false is no conflict
+                raise refuse(other, f"cannot be combined with {router.spelled(nodes)}")
+        return router.spelled(nodes)
+
+    for name in _Router.model_fields:
+        if len(both := router.given(name)) > 1:
+            raise ConfigError(
+                f"router_settings.{both[1]}", f"give {both[0]} or {both[1]}, not both"
+            )
+    # Nodes take REDIS_PASSWORD too (a file's redis_host takes only the file's password).
+    password = router.redis_password or _secret(environ.get("REDIS_PASSWORD"))
+    if sentinels := router.redis_sentinel_nodes:
+        nodes = alone("redis_sentinel_nodes", *_SERVER, "redis_startup_nodes", "redis_cluster")
+        if not (service := router.redis_sentinel_service_name):
+            raise refuse("redis_sentinel_service_name", f"is required with {nodes}")
+        secret = router.redis_sentinel_password
+        topology = RedisTopology(
+            nodes=_nodes(sentinels), service_name=service, sentinel_password=secret
+        )
+        return SecretStr(f"redis://{_auth(password)}{quote(service, safe='')}/0"), topology
+    for name in ("redis_sentinel_service_name", "redis_sentinel_password"):
+        if getattr(router, name) is not None:
+            raise refuse(name, "needs redis_sentinel_nodes")
+    if startup := router.redis_startup_nodes:
+        nodes = alone("redis_startup_nodes", *_SERVER)
+        if router.redis_cluster is False:
+            raise refuse("redis_cluster", f"cannot be false with {nodes}")
+        first = _node_url(startup[0].host, startup[0].port, password)
+        return SecretStr(first), RedisTopology(cluster=True, nodes=_nodes(startup))
+    url = router.redis_url
+    if url is None and router.redis_host:
+        url = SecretStr(_node_url(router.redis_host, router.redis_port, router.redis_password))
+    if router.redis_cluster:
+        if url is None:
+            raise refuse("redis_cluster", "needs redis_url or redis_host")
+        if url.get_secret_value().startswith("unix://"):
+            raise refuse("redis_url", "a Redis Cluster is reached over TCP")
+        if urlsplit(url.get_secret_value()).path not in ("", "/", "/0"):
+            raise refuse("redis_url", "a Redis Cluster has only database 0")
+    return url, RedisTopology(cluster=bool(router.redis_cluster))
+
+
+def _nodes(nodes: list[_Node]) -> tuple[RedisNode, ...]:
+    return tuple(RedisNode(node.host, node.port) for node in nodes)
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
+
+
+def _auth(password: SecretStr | None) -> str:
+    return f":{quote(password.get_secret_value(), safe='')}@" if password else ""
+
+
+def _node_url(host: str, port: int, password: SecretStr | None) -> str:
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"redis://{_auth(password)}{host}:{port}/0"

@@ -25,7 +25,7 @@ def error_key(tmp_path: Path, router: object, environ: dict[str, str] | None = N
 
 def url(settings: Settings) -> str:
     assert settings.redis_url is not None
-    return settings.redis_url.reveal()
+    return settings.redis_url.get_secret_value()
 
 
 def test_a_cluster_flag_makes_the_url_a_cluster_node(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_sentinel_nodes_name_the_primary_through_its_service(tmp_path: Path, spe
     assert topology.nodes == (RedisNode("s1", 26379), RedisNode("s2", 26380))
     assert topology.service_name == "mymaster"
     assert topology.sentinel_password is not None
-    assert topology.sentinel_password.reveal() == "sentinel-secret"
+    assert topology.sentinel_password.get_secret_value() == "sentinel-secret"
     assert url(settings) == "redis://:primary-secret@mymaster/0"  # the file's topology wins
     assert "secret" not in repr(settings)
     assert settings.unknown_keys == ()

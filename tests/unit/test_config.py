@@ -7,8 +7,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from pydantic import SecretStr
 
-from tether.config import DEFAULT_DATABASE_URL, Secret, Settings, load_settings
+from tether.config import DEFAULT_DATABASE_URL, Settings, load_settings
 from tether.errors import ConfigError
 
 ARCHITECTURE_EXAMPLE = """\
@@ -81,7 +82,9 @@ def test_no_file_is_the_embedded_default() -> None:
 
     [model] = settings.models
     assert (model.name, model.provider, model.upstream_model) == ("echo", "echo", "echo")
-    assert settings.database_url.reveal() == DEFAULT_DATABASE_URL == "sqlite:///./tether.db"
+    assert (
+        settings.database_url.get_secret_value() == DEFAULT_DATABASE_URL == "sqlite:///./tether.db"
+    )
     assert settings.redis_url is None
     assert settings.master_key is None
     assert settings.auth_enabled is False
@@ -94,7 +97,7 @@ def test_empty_file_is_the_embedded_default(write: Write) -> None:
     settings = load(write(""))
 
     assert settings.models == load(None).models
-    assert settings.database_url.reveal() == DEFAULT_DATABASE_URL
+    assert settings.database_url.get_secret_value() == DEFAULT_DATABASE_URL
     assert settings.redis_url is None
 
 
@@ -109,7 +112,7 @@ def test_the_architecture_example_loads(write: Write) -> None:
     )
     assert claude.api_base == "http://127.0.0.1:9001"
     assert claude.api_key is not None
-    assert claude.api_key.reveal() == "sk-ant-secret-value"
+    assert claude.api_key.get_secret_value() == "sk-ant-secret-value"
     assert (local.provider, local.upstream_model, local.api_base) == (
         "openai",
         "qwen2.5-7b",
@@ -118,12 +121,14 @@ def test_the_architecture_example_loads(write: Write) -> None:
     assert local.api_key is None
     assert (echo.provider, echo.upstream_model) == ("echo", "echo")
     assert settings.redis_url is not None
-    assert settings.redis_url.reveal() == "redis://:redis-secret-value@redis.internal:6380/0"
-    assert settings.database_url.reveal() == EXAMPLE_ENV["DATABASE_URL"]
+    assert (
+        settings.redis_url.get_secret_value() == "redis://:redis-secret-value@redis.internal:6380/0"
+    )
+    assert settings.database_url.get_secret_value() == EXAMPLE_ENV["DATABASE_URL"]
     assert settings.master_key is not None
-    assert settings.master_key.reveal() == "sk-master-secret-value"
+    assert settings.master_key.get_secret_value() == "sk-master-secret-value"
     [alice] = settings.api_keys
-    assert (alice.name, alice.key.reveal()) == ("alice", "sk-alice-secret-value")
+    assert (alice.name, alice.key.get_secret_value()) == ("alice", "sk-alice-secret-value")
     assert settings.auth_enabled is True
     assert settings.cache.ttl_seconds == 60
     assert settings.cache.max_responses_per_session == 50
@@ -296,7 +301,7 @@ def test_redis_url_from_host_uses_port_6379_by_default(write: Write) -> None:
     settings = load(write("router_settings: {redis_host: cache.local}\n"))
 
     assert settings.redis_url is not None
-    assert settings.redis_url.reveal() == "redis://cache.local:6379/0"
+    assert settings.redis_url.get_secret_value() == "redis://cache.local:6379/0"
 
 
 def test_redis_url_from_file_wins_over_host(write: Write) -> None:
@@ -305,14 +310,14 @@ def test_redis_url_from_file_wins_over_host(write: Write) -> None:
     settings = load(path, {"REDIS_URL": "redis://env:1/0"})
 
     assert settings.redis_url is not None
-    assert settings.redis_url.reveal() == "rediss://h:6390/2"
+    assert settings.redis_url.get_secret_value() == "rediss://h:6390/2"
 
 
 def test_redis_port_given_as_a_yaml_integer(write: Write) -> None:
     settings = load(write("router_settings: {redis_host: h, redis_port: 7000}\n"))
 
     assert settings.redis_url is not None
-    assert settings.redis_url.reveal() == "redis://h:7000/0"
+    assert settings.redis_url.get_secret_value() == "redis://h:7000/0"
 
 
 def test_redis_password_with_url_characters_survives(write: Write) -> None:
@@ -321,7 +326,7 @@ def test_redis_password_with_url_characters_survives(write: Write) -> None:
     settings = load(path)
 
     assert settings.redis_url is not None
-    url = urlsplit(settings.redis_url.reveal())
+    url = urlsplit(settings.redis_url.get_secret_value())
     assert url.hostname == "cache.local"
     assert url.port == 6379
     assert unquote(url.password or "") == "p/ss#w@rd"
@@ -331,7 +336,7 @@ def test_env_redis_url_is_used_without_a_file() -> None:
     settings = load(None, {"REDIS_URL": "redis://r:6379/1"})
 
     assert settings.redis_url is not None
-    assert settings.redis_url.reveal() == "redis://r:6379/1"
+    assert settings.redis_url.get_secret_value() == "redis://r:6379/1"
 
 
 def test_env_redis_host_port_password_build_the_url() -> None:
@@ -340,14 +345,14 @@ def test_env_redis_host_port_password_build_the_url() -> None:
     settings = load(None, env)
 
     assert settings.redis_url is not None
-    assert settings.redis_url.reveal() == "redis://:pw@r:6381/0"
+    assert settings.redis_url.get_secret_value() == "redis://:pw@r:6381/0"
 
 
 def test_env_redis_is_used_when_the_file_has_no_redis(write: Write) -> None:
     settings = load(write(ECHO_ONLY), {"REDIS_HOST": "r"})
 
     assert settings.redis_url is not None
-    assert settings.redis_url.reveal() == "redis://r:6379/0"
+    assert settings.redis_url.get_secret_value() == "redis://r:6379/0"
 
 
 def test_env_database_url_and_master_key_are_used_when_the_file_is_silent(write: Write) -> None:
@@ -355,9 +360,9 @@ def test_env_database_url_and_master_key_are_used_when_the_file_is_silent(write:
 
     settings = load(write(ECHO_ONLY), env)
 
-    assert settings.database_url.reveal() == "postgresql://u@db/t"
+    assert settings.database_url.get_secret_value() == "postgresql://u@db/t"
     assert settings.master_key is not None
-    assert settings.master_key.reveal() == "sk-m"
+    assert settings.master_key.get_secret_value() == "sk-m"
     assert settings.auth_enabled is True
 
 
@@ -366,9 +371,9 @@ def test_the_file_wins_over_env_database_url_and_master_key(write: Write) -> Non
 
     settings = load(path, {"DATABASE_URL": "postgresql://u@db/t", "TETHER_MASTER_KEY": "sk-env"})
 
-    assert settings.database_url.reveal() == "sqlite:///file.db"
+    assert settings.database_url.get_secret_value() == "sqlite:///file.db"
     assert settings.master_key is not None
-    assert settings.master_key.reveal() == "sk-file"
+    assert settings.master_key.get_secret_value() == "sk-file"
 
 
 def test_a_bad_env_database_url_is_refused() -> None:
@@ -381,12 +386,12 @@ def test_a_bad_env_database_url_is_refused() -> None:
 
 
 def test_secret_repr_and_str_hide_the_value() -> None:
-    secret = Secret("sk-very-secret")
+    secret = SecretStr("sk-very-secret")
 
     assert "sk-very-secret" not in repr(secret)
     assert "sk-very-secret" not in str(secret)
     assert "sk-very-secret" not in f"{secret}"
-    assert secret.reveal() == "sk-very-secret"
+    assert secret.get_secret_value() == "sk-very-secret"
 
 
 def test_settings_repr_shows_no_secret(write: Write) -> None:
