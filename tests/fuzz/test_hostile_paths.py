@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 
 import pytest
+import zstandard
 
 from tests.fuzz.conftest import UNKNOWN_ID, Probe, bad_request, create, openai_error, raw_exchange
 from tests.support.server import TetherServer
@@ -195,3 +198,34 @@ def test_a_huge_declared_length_is_refused_before_reading(limited: TetherServer)
     status, body = raw_exchange(limited.port, head + b"{}", timeout=5)
     assert status == 413
     assert json.loads(body)["error"]["code"] == "payload_too_large"
+
+
+# --- compressed bodies: the limit is on the decoded size --------------------------------
+
+CODERS = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "zstd": zstandard.ZstdCompressor().compress,
+}
+
+
+@pytest.mark.parametrize("coding", CODERS)
+def test_a_small_bomb_is_a_413_after_decoding(limited_probe: Probe, coding: str) -> None:
+    bomb = CODERS[coding](_padded(512 * 1024))
+    assert len(bomb) < 1024  # under the limit on the wire
+    response = limited_probe.post(
+        "/v1/responses", content=bomb, headers={"content-encoding": coding}
+    )
+    assert response.status_code == 413, response.text
+    assert openai_error(response)["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("coding", CODERS)
+def test_a_compressed_body_decoding_exactly_to_the_limit_is_served(
+    limited_probe: Probe, coding: str
+) -> None:
+    packed = CODERS[coding](_padded(1024))
+    response = limited_probe.post(
+        "/v1/responses", content=packed, headers={"content-encoding": coding}
+    )
+    assert response.status_code == 200, response.text
