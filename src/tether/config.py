@@ -257,6 +257,23 @@ class _File(_Section):
     server: _Server = _Server()
 
 
+# The keys tether reads, per section, every spelling (the docs test checks each is described).
+_KNOWN = {
+    section: {key for name in model.model_fields for key in model.spellings(name)}
+    for section, model in (
+        ("", _File),
+        ("model_list[]", _Entry),
+        ("params", _Params),
+        ("api_keys[]", _Key),
+        ("redis_node", _Node),
+        ("router_settings", _Router),
+        ("general_settings", _General),
+        ("session_cache", _Cache),
+        ("server", _Server),
+    )
+}
+
+
 class _Unset:
     """`os.environ/NAME` with NAME unset: an error only where tether reads the key."""
 
@@ -272,7 +289,8 @@ _REASONS = {
     "too_short": "must be a non-empty list",
     "string_type": "must be a string",
     "string_too_short": "must not be empty",
-    "int": "must be a whole number, got {given!r}",
+    "int_from_float": "must be a whole number, got {given!r}",
+    "int": "must be a number, got {given!r}",
     "float": "must be a number, got {given!r}",
     "bool": "must be true or false, got {given!r}",
     "greater_than": "must be greater than {gt:g}, got {given!r}",
