@@ -29,10 +29,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-from tether.config import CacheSettings, Secret, Settings
+from tether.config import CacheSettings, Settings
 from tether.core.ids import new_item_id, new_response_id, new_session_tag
 from tether.core.records import Turn, encode_turn
 from tether.state import ConversationStore, StoreOptions, open_store_with
@@ -114,8 +115,8 @@ def row(label: str, figures: tuple[float, float]) -> None:
 def settings(database_url: str, redis: bool, **cache: float) -> Settings:
     base = CacheSettings(ttl_seconds=3600, max_responses_per_session=50)
     return Settings(
-        redis_url=Secret(REDIS_URL) if redis else None,
-        database_url=Secret(database_url),
+        redis_url=SecretStr(REDIS_URL) if redis else None,
+        database_url=SecretStr(database_url),
         cache=dataclasses.replace(base, **cache),
     )
 

@@ -37,7 +37,8 @@ def create_app(settings: Settings) -> Starlette:
                 "tether ready: models %s; cache %s; database %s",
                 ", ".join(route.name for route in settings.models),
                 settings.cache_backend,
-                settings.database_url.reveal().split(":", 1)[0],  # the scheme only: no secrets
+                # The scheme only: no secrets.
+                settings.database_url.get_secret_value().split(":", 1)[0],
             )
             heap.settle()
             yield {"resources": resources}

@@ -20,10 +20,13 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self._enabled = settings.auth_enabled
         self._keys: list[tuple[bytes, Caller]] = [
-            (_digest(k.key.reveal()), Caller(k.name, sees_all=False)) for k in settings.api_keys
+            (_digest(k.key.get_secret_value()), Caller(k.name, sees_all=False))
+            for k in settings.api_keys
         ]
         if settings.master_key is not None:
-            self._keys.append((_digest(settings.master_key.reveal()), Caller(MASTER, True)))
+            self._keys.append(
+                (_digest(settings.master_key.get_secret_value()), Caller(MASTER, True))
+            )
 
     def caller(self, presented: str | None) -> Caller:
         """The caller a presented key (None: none was sent) stands for."""

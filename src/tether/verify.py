@@ -135,7 +135,7 @@ class Checker:
 
 def run_verify(url: str, settings: Settings, model: str | None, key: str | None) -> int:
     if key is None and settings.master_key is not None:
-        key = settings.master_key.reveal()
+        key = settings.master_key.get_secret_value()
     headers = {"authorization": f"Bearer {key}"} if key else {}
     print(f"tether verify {url}")
     with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:

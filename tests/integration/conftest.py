@@ -17,11 +17,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
 
-from tether.config import CacheSettings, RedisTopology, Secret, Settings
+from tether.config import CacheSettings, RedisTopology, Settings
 from tether.state import ConversationStore, StoreOptions, open_store_with
 
 from .redis_server import RedisServer
@@ -123,9 +124,9 @@ class Backend:
 
     def settings(self, **cache: float) -> Settings:
         return Settings(
-            redis_url=Secret(self.redis_url) if self.redis else None,
+            redis_url=SecretStr(self.redis_url) if self.redis else None,
             redis=self.topology,
-            database_url=Secret(self.database_url),
+            database_url=SecretStr(self.database_url),
             cache=replace(TEST_CACHE, **cache),  # type: ignore[arg-type]
         )
 

@@ -33,7 +33,7 @@ def _build(route: ModelRoute) -> Provider:
     if route.provider == "echo":
         return EchoProvider(route.upstream_model)
     timeouts = Timeouts(connect=route.connect_timeout_seconds, read=route.timeout_seconds)
-    key = route.api_key.reveal() if route.api_key else None
+    key = route.api_key.get_secret_value() if route.api_key else None
     if route.provider == "anthropic":
         return AnthropicProvider.create(route.name, route.api_base, key, timeouts)
     return OpenAIChatProvider.create(route.name, route.api_base, key, timeouts)

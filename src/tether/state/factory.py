@@ -71,7 +71,7 @@ async def open_store_with(
     settings: Settings, options: StoreOptions
 ) -> AsyncIterator[ConversationStore]:
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url.reveal())
+        engine = create_engine(settings.database_url.get_secret_value())
         stack.push_async_callback(engine.dispose)
         migrations = Migrations(engine)
         database = SqlDatabase(engine, migrations)

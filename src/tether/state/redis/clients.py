@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, TypeAlias
 
 import hiredis
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection, parse_url
@@ -21,7 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError, RedisClusterException, RedisError
 from redis.typing import EncodableT
 
-from tether.config import RedisTopology, Secret
+from tether.config import RedisTopology
 from tether.deadline import deadline
 from tether.state.ports import CacheUnavailable
 
@@ -92,17 +93,17 @@ class Patience:
 
 @asynccontextmanager
 async def redis_client(
-    url: Secret, topology: RedisTopology, patience: Patience
+    url: SecretStr, topology: RedisTopology, patience: Patience
 ) -> AsyncIterator[RedisClient]:
     """A client for the configured topology, closed on exit. Nothing connects until used."""
     if topology.kind == "sentinel":
-        async with _sentinel_primary(url.reveal(), topology, patience) as primary:
+        async with _sentinel_primary(url.get_secret_value(), topology, patience) as primary:
             yield primary
         return
     client: RedisClient = (
-        _cluster(url.reveal(), topology, patience)
+        _cluster(url.get_secret_value(), topology, patience)
         if topology.cluster
-        else _standalone(url.reveal(), patience)
+        else _standalone(url.get_secret_value(), patience)
     )
     try:
         yield client
@@ -218,7 +219,7 @@ async def _sentinel_primary(
         [(node.host, node.port) for node in topology.nodes],
         sentinel_kwargs={
             **_common(replace(patience, per_read=True)),  # asked by the heartbeat only
-            "password": sentinel_auth.reveal() if sentinel_auth else None,
+            "password": sentinel_auth.get_secret_value() if sentinel_auth else None,
         },
     )
     target = parse_url(url)  # the primary's password and database; its host is the service
