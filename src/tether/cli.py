@@ -7,9 +7,11 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Any
 
 from tether.config import MULTIPROC_ENV, Settings, load_settings
@@ -19,6 +21,8 @@ from tether.observability.logs import configure as configure_logs
 log = logging.getLogger("tether")
 CONFIG_ENV = "TETHER_CONFIG"
 LOG_LEVEL_ENV = "TETHER_LOG_LEVEL"
+BACKLOG = 2048  # uvicorn's default
+STARTUP_FAILURE = 3  # uvicorn's status when the app fails to start
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,14 +61,20 @@ def app_factory() -> object:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     config_path = args.config or os.environ.get(CONFIG_ENV)
     created_metrics_dir = None
     if args.workers > 1 and not os.environ.get(MULTIPROC_ENV):
         # Set before prometheus_client is imported anywhere: workers share metric files.
         created_metrics_dir = tempfile.mkdtemp(prefix="tether-metrics-")
         os.environ[MULTIPROC_ENV] = created_metrics_dir
+    try:
+        return _serve(args, config_path)
+    finally:
+        if created_metrics_dir:
+            shutil.rmtree(created_metrics_dir, ignore_errors=True)
+
+
+def _serve(args: argparse.Namespace, config_path: str | None) -> int:
     settings = load_quietly(config_path)
     if args.workers > 1 and settings.redis_url is None:
         # The embedded cache lives in one process: a delete would not reach the others.
@@ -73,12 +83,49 @@ def serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_logs(args.log_level, settings.log_json)
-    if settings.unknown_keys:
-        log.warning("config keys not supported and ignored: %s", ", ".join(settings.unknown_keys))
+    sock = listen(args.host, args.port)
+    if sock is None:
+        return 2
+    with sock:
+        configure_logs(args.log_level, settings.log_json)
+        if settings.unknown_keys:
+            log.warning(
+                "config keys not supported and ignored: %s", ", ".join(settings.unknown_keys)
+            )
+        return _run_uvicorn(args, config_path, settings, sock)
+
+
+def listen(host: str, port: int) -> socket.socket | None:
+    """The listening socket, claimed before any start-up work (migrations, connections), so
+    a taken port fails at once; connections made while the app starts wait in the backlog.
+    None, after one line on stderr, when the address cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        reason = (exc.strerror or str(exc)).lower()
+        print(f"tether: cannot listen on {where}: {reason}", file=sys.stderr)
+        return None
+    sock.set_inheritable(True)  # the workers share it
+    return sock
+
+
+def _run_uvicorn(
+    args: argparse.Namespace, config_path: str | None, settings: Settings, sock: socket.socket
+) -> int:
+    """What `uvicorn.run` does, on the socket already claimed."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
     common: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
+        "backlog": BACKLOG,
         "log_level": args.log_level,
         "log_config": None,  # keep tether's handlers
         "access_log": False,  # tether logs one line per request itself
@@ -88,19 +135,21 @@ def serve(args: argparse.Namespace) -> int:
         if config_path:
             os.environ[CONFIG_ENV] = config_path  # how the workers find the same config
         os.environ[LOG_LEVEL_ENV] = args.log_level
-        try:
-            uvicorn.run("tether.cli:app_factory", factory=True, workers=args.workers, **common)
-        finally:
-            if created_metrics_dir:
-                shutil.rmtree(created_metrics_dir, ignore_errors=True)
+        config = uvicorn.Config(
+            "tether.cli:app_factory", factory=True, workers=args.workers, **common
+        )
+        with suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[sock]).run()
         return 0
     from tether.app import create_app
 
     # uvicorn drains, restores the previous SIGTERM handler and raises the signal again:
     # make that a clean exit (status 0) once everything is flushed.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(create_app(settings), **common)
-    return 0
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), **common))
+    with suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    return 0 if server.started else STARTUP_FAILURE
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:
