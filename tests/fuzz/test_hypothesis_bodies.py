@@ -109,7 +109,25 @@ function_call_output = st.fixed_dictionaries(
     {"type": st.just("function_call_output"), "call_id": call_id, "output": small_text | parts},
     optional={"id": item_id, "status": status},
 )
-items = st.lists(message | function_call | function_call_output, max_size=4)
+
+
+def _answered(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A tool output must answer a call before it (else a 400 naming its call id)."""
+    out: list[dict[str, Any]] = []
+    calls: set[str] = set()
+    for item in items:
+        kind = item.get("type", "message")  # a message may leave its type out
+        if kind == "function_call":
+            calls.add(item["call_id"])
+        elif kind == "function_call_output" and item["call_id"] not in calls:
+            call = {"type": "function_call", "call_id": item["call_id"], "name": "f"}
+            out.append({**call, "arguments": "{}"})
+            calls.add(item["call_id"])
+        out.append(item)
+    return out
+
+
+items = st.lists(message | function_call | function_call_output, max_size=4).map(_answered)
 
 tool_name = st.from_regex(r"[a-zA-Z0-9_.-]{1,64}", fullmatch=True)
 tool = st.fixed_dictionaries(
