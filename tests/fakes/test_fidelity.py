@@ -1,4 +1,5 @@
-"""The fake upstream must be accepted by the official OpenAI and Anthropic SDKs."""
+"""The fake upstream servers (tests/fakes/upstream.py) against the official OpenAI and Anthropic
+SDKs: what the other suites rely on the fakes to do, checked here once."""
 
 from __future__ import annotations
 
