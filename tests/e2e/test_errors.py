@@ -200,3 +200,49 @@ def test_a_client_leaving_mid_stream_cancels_the_upstream_call(
     assert httpx.post(
         f"{tether.url}/v1/responses", json={"model": "echo", "input": "still fine"}
     ).is_success
+
+
+def log_line(tether: TetherServer, request_id: str) -> str:
+    """The one request-log line of a request (the log is written as it happens)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        lines = [line for line in tether.log().splitlines() if request_id in line]
+        if lines:
+            assert len(lines) == 1, lines
+            return lines[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no log line for {request_id}")
+
+
+def test_the_request_log_says_why_a_request_failed(client: OpenAI, tether: TetherServer) -> None:
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(
+            model="echo",
+            input="a confidential sentence nobody may log",
+            previous_response_id="resp_" + "0" * 64,
+            extra_headers={"x-request-id": "req-why-failed"},
+        )
+    line = log_line(tether, "req-why-failed")
+    assert "status=400" in line
+    assert "code=previous_response_not_found" in line
+    assert "param=previous_response_id" in line
+    assert "confidential" not in tether.log()
+
+
+def test_the_request_log_names_the_invalid_field_not_its_value(tether: TetherServer) -> None:
+    body = {"model": "echo", "input": [{"role": "wizard of private words", "content": "x"}]}
+    response = httpx.post(
+        f"{tether.url}/v1/responses", json=body, headers={"x-request-id": "req-bad-field"}
+    )
+    assert response.status_code == 400
+    line = log_line(tether, "req-bad-field")
+    assert "param=input[0].role" in line
+    assert "wizard" not in tether.log()
+
+
+def test_a_success_logs_no_error_fields(client: OpenAI, tether: TetherServer) -> None:
+    client.responses.create(model="echo", input="fine", extra_headers={"x-request-id": "req-ok"})
+    line = log_line(tether, "req-ok")
+    assert "status=200" in line
+    assert "code=" not in line
+    assert "param=" not in line

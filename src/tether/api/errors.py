@@ -24,20 +24,29 @@ def error_response(error: TetherError) -> Response:
     return json_response(error.body(), error.status)
 
 
+def _note(request: Request, error: TetherError) -> None:
+    """Why the request failed, for its line in the request log (`api.middleware`): the code
+    and the field, never the message, which may quote what the client sent."""
+    request.state.error_code = error.code
+    request.state.error_param = error.param
+
+
 async def handle_tether_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TetherError)
     if isinstance(exc, StorageUnavailable):  # the detail names servers: log it, don't send it
         log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
         exc = StorageUnavailable("The conversation store is unavailable; try again shortly.")
+    _note(request, exc)
     return error_response(exc)
 
 
-async def handle_http_error(_request: Request, exc: Exception) -> Response:
+async def handle_http_error(request: Request, exc: Exception) -> Response:
     """Routing misses (unknown path, wrong method) in the same error shape."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         error: TetherError = InvalidRequest("Method not allowed on this path.")
         error.status = 405
+        _note(request, error)
         response = error_response(error)
         response.headers.update(exc.headers or {})  # `Allow` names the methods
         return response
@@ -46,6 +55,7 @@ async def handle_http_error(_request: Request, exc: Exception) -> Response:
     else:
         error = InvalidRequest(str(exc.detail))
         error.status = exc.status_code
+    _note(request, error)
     return error_response(error)
 
 

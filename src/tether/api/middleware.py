@@ -54,22 +54,25 @@ class RequestLog:
         self.metrics.request_done(route, model, status, seconds)
         if route in ("health", "metrics"):
             return
-        log.info(
-            "%s %s %d",
-            scope["method"],
-            scope["path"],
-            status,
-            extra={
-                "request_id": state["request_id"],
-                "model": model or None,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "upstream_ms": state.get("upstream_ms"),
-                "overhead_ms": state.get("overhead_ms"),
-                "chain_turns": state.get("chain_turns"),
-                "stream": state.get("stream"),
-            },
-        )
+        fields = {
+            "request_id": state["request_id"],
+            "model": model or None,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "upstream_ms": state.get("upstream_ms"),
+            "overhead_ms": state.get("overhead_ms"),
+            "chain_turns": state.get("chain_turns"),
+            "stream": state.get("stream"),
+        }
+        if status >= 400:  # why, as `api.errors` noted it: the code and the field, no content
+            fields["code"] = state.get("error_code")
+            fields["param"] = _escaped(state.get("error_param"))
+        log.info("%s %s %d", scope["method"], scope["path"], status, extra=fields)
+
+
+def _escaped(param: str | None) -> str | None:
+    """A field path can hold a key the client chose: one line, bounded, whatever it holds."""
+    return None if param is None else repr(param[:128])[1:-1]
 
 
 def _request_id(scope: Scope) -> str:
