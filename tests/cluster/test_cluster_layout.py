@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from redis.asyncio.cluster import RedisCluster
 
-from tests.integration.conftest import Backend
-from tests.integration.turns import make_chain, make_turn
+from tests.support.backends import Backend
+from tests.support.turns import make_chain, make_turn
 from tether.config import CacheSettings
 from tether.state.ports import Entry
 from tether.state.redis.cache import RedisCache
@@ -87,3 +87,24 @@ async def test_scripts_come_back_after_every_primary_flushed_them(
         stats = store.stats()
         assert stats.writer_rows == 12
         assert stats.cache_errors == stats.sync_writes == 0
+
+
+async def test_a_primary_restarted_empty_is_noticed_whichever_shard_it_is(
+    redis_client: RedisCluster, key_prefix: str
+) -> None:
+    keys = Keys(key_prefix)
+    cache = RedisCache(redis_client, CacheSettings(), keys, "instance-1")
+    assert await cache.heartbeat() == "ok"  # the markers are placed: one on every primary
+    held = {
+        node.name
+        for node in redis_client.get_primaries()
+        if await redis_client.keys(f"{key_prefix}alive:*", target_nodes=node)
+    }
+    assert len(held) == 3
+    stream_shard = redis_client.get_node_from_key(keys.stream)
+    assert stream_shard is not None
+    other = next(node for node in redis_client.get_primaries() if node.name != stream_shard.name)
+    # That primary loses its data (as a restart without persistence would): only its keys.
+    await redis_client.execute_command("FLUSHALL", target_nodes=other)
+    assert await cache.heartbeat() == "lost"
+    assert await cache.heartbeat() == "ok"  # placed again: the next loss is a new one

@@ -34,6 +34,9 @@ AnyPipeline = Pipeline | ClusterPipeline
 
 
 CENSUS_LIMIT = 10_000
+# Tags tried to place a marker on every primary: random slots, so 3 primaries need a few
+# tags, and a thousand cover a cluster of hundreds.
+SHARD_TAG_SEARCH = 4096
 SCRIPTS_PER_ROUND_TRIP = 32
 CENSUS_SECONDS = 10.0
 
@@ -65,7 +68,9 @@ class RedisCache:
         self._sharded = isinstance(client, RedisCluster)
         self._keys = keys
         # This instance's `alive` marker: None, and the cache never reports a loss.
+        self._instance = instance
         self._marker = keys.alive(instance) if instance is not None else None
+        self._markers_set: set[str] = set()  # markers this instance has placed
         self._ttl_ms = settings.ttl_seconds * 1000
         self._cap = settings.max_responses_per_session
         self._add = client.register_script(ADD_PENDING)
@@ -223,17 +228,48 @@ class RedisCache:
             return bool(await self._remove(keys=keys, args=args))
 
     async def heartbeat(self) -> Health:
-        """Renew this instance's marker: "lost" if it was gone, "down" if Redis did not answer."""
+        """Renew this instance's markers: "lost" if one it placed was gone (that server
+        restarted empty or was flushed), "down" if Redis did not answer."""
         if (self._marker is None or self._sharded) and not await self.ping():
             return "down"
         if self._marker is None:
             return "ok"
+        markers = self._every_marker()
         try:
             async with self._bounded("heartbeat"):
-                previous = await self._client.set(self._marker, 1, px=MARKER_MS, get=True)
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for marker in markers:
+                        pipe.set(marker, 1, px=MARKER_MS, get=True)
+                    previous = await pipe.execute()
         except CacheUnavailable:
             return "down"
-        return "ok" if previous is not None else "lost"
+        gone = {marker for marker, value in zip(markers, previous, strict=True) if value is None}
+        lost = bool(gone & self._markers_set)  # a new one (a new primary) is no loss
+        self._markers_set.update(markers)
+        return "lost" if lost else "ok"
+
+    def _every_marker(self) -> list[str]:
+        """The stream's marker, and on a Cluster one on every other primary: any shard
+        restarted empty loses cached records that other instances may be reading."""
+        assert self._marker is not None and self._instance is not None
+        if not isinstance(self._client, RedisCluster):
+            return [self._marker]
+        cluster = self._client
+
+        def shard(key: str) -> str | None:
+            node = cluster.get_node_from_key(key)
+            return node.name if node is not None else None
+
+        uncovered = {node.name for node in cluster.get_primaries()} - {shard(self._marker)}
+        markers = [self._marker]
+        for n in range(SHARD_TAG_SEARCH):
+            if not uncovered:
+                break
+            candidate = self._keys.alive(self._instance, f"shard-{n}")
+            if (name := shard(candidate)) in uncovered:
+                uncovered.discard(name)
+                markers.append(candidate)
+        return markers
 
     def _check_marker(self, pipe: AnyPipeline) -> None:
         # Last in the round trip: sets the marker only if it was missing (Redis lost it).

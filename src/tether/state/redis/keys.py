@@ -10,6 +10,8 @@ share one Redis Cluster hash slot (docs/architecture.md tells why and how it is 
     <prefix>writes         stream records waiting for the database, group `tether-writers`
     <prefix>alive:{<prefix>writes}:<name>
                            string one per instance; found missing, Redis lost its data
+    <prefix>alive:{shard-<n>}:<name>
+                           string the same, on each other primary of a Cluster
 
 The TTL, cap and trimming policy is in `scripts`; the journal's format in `journal`.
 """
@@ -51,9 +53,10 @@ class Keys:
         """The keys every session script takes first: records, index, pending."""
         return [self.records(session), self.index(session), self.pending(session)]
 
-    def alive(self, instance: str) -> str:
-        # Hash-tagged with the stream's name: the stream's slot on a Cluster.
-        return f"{self.prefix}alive:{{{self.stream}}}:{instance}"
+    def alive(self, instance: str, tag: str | None = None) -> str:
+        """An instance's marker; by default hash-tagged with the stream's name (the stream's
+        slot on a Cluster), or with `tag` to place one on another shard."""
+        return f"{self.prefix}alive:{{{tag or self.stream}}}:{instance}"
 
     def tombstone(self, response_id: str) -> str:
         return f"{self.prefix}{{{session_tag(response_id)}}}:del:{response_id}"
