@@ -232,15 +232,17 @@ class RedisCache:
         restarted empty or was flushed), "down" if Redis did not answer."""
         if (self._marker is None or self._sharded) and not await self.ping():
             return "down"
-        if self._marker is None:
+        if self._marker is None or self._instance is None:
             return "ok"
-        markers = self._every_marker()
+        markers = self._every_marker(self._marker, self._instance)
         try:
-            async with self._bounded("heartbeat"):
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for marker in markers:
-                        pipe.set(marker, 1, px=MARKER_MS, get=True)
-                    previous = await pipe.execute()
+            async with (
+                self._bounded("heartbeat"),
+                self._client.pipeline(transaction=False) as pipe,
+            ):
+                for marker in markers:
+                    pipe.set(marker, 1, px=MARKER_MS, get=True)
+                previous = await pipe.execute()
         except CacheUnavailable:
             return "down"
         gone = {marker for marker, value in zip(markers, previous, strict=True) if value is None}
@@ -248,24 +250,23 @@ class RedisCache:
         self._markers_set.update(markers)
         return "lost" if lost else "ok"
 
-    def _every_marker(self) -> list[str]:
+    def _every_marker(self, stream_marker: str, instance: str) -> list[str]:
         """The stream's marker, and on a Cluster one on every other primary: any shard
         restarted empty loses cached records that other instances may be reading."""
-        assert self._marker is not None and self._instance is not None
         if not isinstance(self._client, RedisCluster):
-            return [self._marker]
+            return [stream_marker]
         cluster = self._client
 
         def shard(key: str) -> str | None:
             node = cluster.get_node_from_key(key)
             return node.name if node is not None else None
 
-        uncovered = {node.name for node in cluster.get_primaries()} - {shard(self._marker)}
-        markers = [self._marker]
+        uncovered = {node.name for node in cluster.get_primaries()} - {shard(stream_marker)}
+        markers = [stream_marker]
         for n in range(SHARD_TAG_SEARCH):
             if not uncovered:
                 break
-            candidate = self._keys.alive(self._instance, f"shard-{n}")
+            candidate = self._keys.alive(instance, f"shard-{n}")
             if (name := shard(candidate)) in uncovered:
                 uncovered.discard(name)
                 markers.append(candidate)
