@@ -246,3 +246,86 @@ def test_a_success_logs_no_error_fields(client: OpenAI, tether: TetherServer) ->
     assert "status=200" in line
     assert "code=" not in line
     assert "param=" not in line
+
+
+INTERNALS = (
+    "tagged-union",
+    "_item_type",
+    "discriminator",
+    "function-after",
+    "literal_error",
+    "union_tag",
+    "Input tag",
+    "after validation",
+    "extract fields",
+    "dictionary",
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "message"),
+    [
+        (
+            {"model": "echo", "input": [{"type": "mystery"}]},
+            "input[0]",
+            "Invalid value for 'input[0]': type 'mystery' is not a supported input item type; "
+            "supported: message, function_call, function_call_output.",
+        ),
+        (
+            {"model": "echo", "input": ["just a string"]},
+            "input[0]",
+            "Invalid value for 'input[0]': expected an input item object whose 'type' is one of: "
+            "message, function_call, function_call_output.",
+        ),
+        (
+            {"model": "echo", "input": [{"role": "user", "content": [{"type": "input_audio"}]}]},
+            "input[0].content[0]",
+            "Invalid value for 'input[0].content[0]': type 'input_audio' is not a supported "
+            "content part type; supported: input_text, input_image, output_text, refusal.",
+        ),
+        (
+            {"model": "echo", "input": [{"role": "user", "content": [{"text": "x"}]}]},
+            "input[0].content[0]",
+            "Invalid value for 'input[0].content[0]': expected a content part object whose "
+            "'type' is one of: input_text, input_image, output_text, refusal.",
+        ),
+        (
+            {"model": "echo", "input": 42},
+            "input",
+            "Invalid value for 'input': expected a string or an array.",
+        ),
+        (
+            {"model": "echo", "input": "x", "metadata": {str(i): "v" for i in range(17)}},
+            "metadata",
+            "Invalid value for 'metadata': expected at most 16 entries.",
+        ),
+        (
+            {"model": "echo", "input": "x", "text": "plain"},
+            "text",
+            "Invalid value for 'text': expected an object.",
+        ),
+        (
+            {
+                "model": "echo",
+                "input": "x",
+                "tool_choice": {"type": "function", "name": "f", "x": 1},
+            },
+            "tool_choice.x",
+            "Invalid value for 'tool_choice.x': unknown field.",
+        ),
+        (
+            {"model": "echo", "input": [{"role": "wizard", "content": "x"}]},
+            "input[0].role",
+            "Invalid value for 'input[0].role': expected 'user', 'assistant', 'system' or "
+            "'developer'.",
+        ),
+    ],
+)
+def test_validation_errors_speak_plainly(
+    tether: TetherServer, body: Any, param: str, message: str
+) -> None:
+    response = post(tether, body)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert (error["param"], error["message"]) == (param, message)
+    assert not [word for word in INTERNALS if word.lower() in message.lower()]
