@@ -1,91 +1,54 @@
 """Throw-away Redis topologies on loopback: a six-node Cluster, and a Sentinel-watched pair.
 
-Every process keeps its files in the given directory and is stopped by `close()`,
-whatever happened before; every wait is bounded.
+Every process is a tests.support.redis_server.RedisServer (its files and log in the
+given directory) with the flags its role needs; `close()` stops them all, whatever
+happened before; every wait is bounded.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import redis
 
-BINARY = os.environ.get("TETHER_TEST_REDIS_SERVER", "redis-server")
-CLI = os.environ.get("TETHER_TEST_REDIS_CLI", "redis-cli")
+from tests.support.ports import free_ports
+from tests.support.redis_server import RedisServer
+from tests.support.services import REDIS_CLI
+from tests.support.waits import wait_until
+
 SERVICE = "tether-primary"
 # Replicas attach within ~2.4 s with these (instead of ~12 s with the defaults).
 _FAST_REPLICATION = ("--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1")
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (held open together, so none repeats)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
-
-
-def _binary(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} not found: these tests run their own Redis processes")
-    return found
-
-
-class _Processes:
-    """redis-server processes, each with its log in `workdir`."""
+class _Servers:
+    """redis-server processes by port, all in `workdir`."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.servers: dict[int, RedisServer] = {}
 
-    def spawn(self, port: int, *args: str) -> None:
-        with (self.workdir / f"redis-{port}.log").open("ab") as log:
-            self._processes[port] = subprocess.Popen(
-                [_binary(BINARY), *args], stdout=log, stderr=subprocess.STDOUT
-            )
+    def add(
+        self, port: int, *args: str, config: Path | None = None, password: str | None = None
+    ) -> RedisServer:
+        server = RedisServer(self.workdir, port=port, args=args, config=config, password=password)
+        self.servers[port] = server
+        return server
 
     def client(self, port: int, password: str | None = None) -> redis.Redis:
         return redis.Redis(port=port, password=password, socket_timeout=2, socket_connect_timeout=2)
 
-    def answers(self, port: int, password: str | None = None) -> bool:
-        try:
-            with self.client(port, password) as client:
-                return bool(client.ping())
-        except (redis.RedisError, OSError):
-            return False
-
     def close(self) -> None:
-        for process in self._processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGCONT)
-                process.kill()
-        for process in self._processes.values():
-            process.wait(10)
-        self._processes.clear()
+        for server in self.servers.values():
+            server.close()
+
+    def _role(self, port: int) -> str:
+        return str(self.servers[port].info("replication").get("role"))
 
 
-class RedisClusterNodes(_Processes):
+class RedisClusterNodes(_Servers):
     """Six nodes: three primaries, one replica each, every slot covered."""
 
     def __init__(self, workdir: Path, size: int = 6) -> None:
@@ -98,18 +61,14 @@ class RedisClusterNodes(_Processes):
         return f"redis://127.0.0.1:{self.ports[0]}/0"
 
     def start(self) -> RedisClusterNodes:
-        for port, bus in zip(self.ports, self._bus_ports, strict=True):
-            self.spawn(port, *self._node_args(port, bus))
-        for port in self.ports:
-            wait_until(partial(self.answers, port), 10, f"cluster node {port}")
-        nodes = [f"127.0.0.1:{port}" for port in self.ports]
-        create = ["--cluster", "create", *nodes, "--cluster-replicas", "1", "--cluster-yes"]
-        subprocess.run(
-            [_binary(CLI), *create],
-            check=True,
-            capture_output=True,
-            timeout=30,
-        )
+        nodes = [self.add(port, *_node_args(port, bus)) for port, bus in self._pairs()]
+        for node in nodes:
+            node.spawn()
+        for node in nodes:
+            node.wait_ready()
+        addresses = [f"127.0.0.1:{port}" for port in self.ports]
+        create = ["--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"]
+        subprocess.run([_cli(), *create], check=True, capture_output=True, timeout=30)
         wait_until(self._ok, 20, "cluster_state:ok on every node")
         wait_until(self._replicated, 20, "every replica in sync with its primary")
         return self
@@ -129,13 +88,8 @@ class RedisClusterNodes(_Processes):
                 found[port] = list(client.scan_iter(match=pattern, count=1000))
         return found
 
-    def _node_args(self, port: int, bus: int) -> list[str]:
-        return [
-            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.workdir)),
-            *("--cluster-enabled", "yes", "--cluster-port", str(bus)),
-            *("--cluster-config-file", f"nodes-{port}.conf"),
-            *("--save", "", "--appendonly", "no", *_FAST_REPLICATION),
-        ]
+    def _pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self.ports, self._bus_ports, strict=True))
 
     def _ok(self) -> bool:
         return all(self._cluster_state(port) == "ok" for port in self.ports)
@@ -151,22 +105,26 @@ class RedisClusterNodes(_Processes):
     def _replicated(self) -> bool:
         replicas = [port for port in self.ports if self._role(port) == "slave"]
         return len(replicas) == len(self.ports) // 2 and all(
-            self._info(port).get("master_link_status") == "up" for port in replicas
+            self.servers[port].info("replication").get("master_link_status") == "up"
+            for port in replicas
         )
 
-    def _role(self, port: int) -> str:
-        return str(self._info(port).get("role"))
 
-    def _info(self, port: int) -> dict[str, object]:
-        try:
-            with self.client(port) as client:
-                info: dict[str, object] = client.info("replication")
-                return info
-        except (redis.RedisError, OSError):
-            return {}
+def _node_args(port: int, bus: int) -> list[str]:
+    return [
+        *("--cluster-enabled", "yes", "--cluster-port", str(bus)),
+        *("--cluster-config-file", f"nodes-{port}.conf", *_FAST_REPLICATION),
+    ]
 
 
-class SentinelGroup(_Processes):
+def _cli() -> str:
+    found = shutil.which(REDIS_CLI)
+    if found is None:
+        raise RuntimeError(f"{REDIS_CLI} not found: install it or set TETHER_TEST_REDIS_CLI")
+    return found
+
+
+class SentinelGroup(_Servers):
     """A primary, its replica and one sentinel, all with passwords (a quorum of one)."""
 
     PASSWORD = "primary-secret"
@@ -177,14 +135,14 @@ class SentinelGroup(_Processes):
         self.primary, self.replica, self.sentinel = free_ports(3)
 
     def start(self) -> SentinelGroup:
-        self.spawn(self.primary, *self._data_args(self.primary))
+        self.add(self.primary, *self._data_args(), password=self.PASSWORD).start()
         following = ("--replicaof", "127.0.0.1", str(self.primary))
-        self.spawn(self.replica, *self._data_args(self.replica), *following)
+        self.add(self.replica, *self._data_args(), *following, password=self.PASSWORD).start()
         wait_until(lambda: self._linked(self.replica), 15, "the replica attached")
         self.wait_replicated()
         conf = self.workdir / "sentinel.conf"
         conf.write_text(self._sentinel_conf())
-        self.spawn(self.sentinel, str(conf), "--sentinel")
+        self.add(self.sentinel, "--sentinel", config=conf, password=self.SENTINEL_PASSWORD).start()
         wait_until(lambda: self.primary_port() == self.primary, 10, "the sentinel up")
         wait_until(self._sentinel_knows_the_replica, 10, "the sentinel seeing the replica")
         return self
@@ -235,13 +193,8 @@ class SentinelGroup(_Processes):
         with self.client(port, self.PASSWORD) as client:
             return bool(client.hexists(key, response_id))
 
-    def _data_args(self, port: int) -> list[str]:
-        return [
-            *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.workdir)),
-            *("--dbfilename", f"dump-{port}.rdb", "--save", "", "--appendonly", "no"),
-            *("--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD),
-            *_FAST_REPLICATION,
-        ]
+    def _data_args(self) -> list[str]:
+        return ["--requirepass", self.PASSWORD, "--masterauth", self.PASSWORD, *_FAST_REPLICATION]
 
     def _sentinel_conf(self) -> str:
         return "\n".join(
@@ -259,7 +212,7 @@ class SentinelGroup(_Processes):
         )
 
     def _linked(self, port: int) -> bool:
-        info = self._info(port)
+        info = self.servers[port].info("replication")
         return info.get("role") == "slave" and info.get("master_link_status") == "up"
 
     def _sentinel_knows_the_replica(self) -> bool:
@@ -273,14 +226,3 @@ class SentinelGroup(_Processes):
             and entry.get("master-link-status") == "ok"
             for entry in replicas
         )
-
-    def _role(self, port: int) -> str:
-        return str(self._info(port).get("role"))
-
-    def _info(self, port: int) -> dict[str, object]:
-        try:
-            with self.client(port, self.PASSWORD) as client:
-                info: dict[str, object] = client.info("replication")
-                return info
-        except (redis.RedisError, OSError):
-            return {}

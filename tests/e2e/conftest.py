@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from openai import OpenAI
 
-from tests.conftest import DATABASE_URL, REDIS_URL
 from tests.fakes.upstream import FakeUpstream, run_fake_upstream
 from tests.support.databases import create_pg_database, drop_pg_database, fresh_redis_url
 from tests.support.server import TetherServer
+from tests.support.services import DATABASE_URL, REDIS_URL
 
 MODELS = ("echo", "chat", "claude")
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.support.server import TetherServer, free_port
+from tests.support.ports import free_port
+from tests.support.server import TetherServer
 
 
 def metric(text: str, name: str, labels: str = "") -> float:

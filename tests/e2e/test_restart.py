@@ -10,9 +10,9 @@ import pytest
 import redis
 from openai import OpenAI
 
-from tests.conftest import DATABASE_URL, REDIS_URL
 from tests.support.databases import create_pg_database, drop_pg_database, fresh_redis_url
 from tests.support.server import TetherServer
+from tests.support.services import DATABASE_URL, REDIS_URL
 
 MODELS = [{"model_name": "transcript", "litellm_params": {"model": "echo/transcript"}}]
 

@@ -17,9 +17,10 @@ import pytest
 
 from tests.fakes.upstream import FakeUpstream, run_fake_upstream
 from tests.support.databases import create_pg_database, drop_pg_database
+from tests.support.redis_server import RedisServer
 from tests.support.server import TetherServer
 
-from .services import PostgresCluster, RedisProcess, descendants
+from .services import PostgresCluster, descendants
 
 MODELS: list[dict[str, Any]] = [
     {"model_name": "transcript", "litellm_params": {"model": "echo/transcript"}},
@@ -71,9 +72,9 @@ def database(postgres: PostgresCluster) -> Iterator[str]:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A private redis-server, not started: the test decides when it runs."""
-    server = RedisProcess(tmp_path)
+    server = RedisServer(tmp_path)
     try:
         yield server
     finally:

@@ -1,7 +1,8 @@
-"""Private redis-server and PostgreSQL processes that a test may kill, hang or restart.
+"""A private PostgreSQL that a test may stop and start (its redis-server is
+tests.support.redis_server.RedisServer), and the processes below a tether.
 
-Each listens on a free loopback port and keeps its files in a temporary directory;
-`close()` always stops the process and removes the files.
+The cluster listens on a free loopback port and keeps its files in a temporary
+directory; `close()` always stops it and removes the files.
 """
 
 from __future__ import annotations
@@ -12,99 +13,13 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-import redis
+from tests.support.ports import free_port
+from tests.support.services import PG_BIN
+from tests.support.waits import wait_until
 
-PG_BIN = Path(os.environ.get("TETHER_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-REDIS_BINARY = os.environ.get("TETHER_TEST_REDIS_SERVER", "redis-server")
 _PG_USER = "postgres"  # PostgreSQL refuses to run as root
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until(check: object, timeout: float, what: str, step: float = 0.05) -> None:
-    """Poll `check()` until it is true; fail after `timeout` seconds (every loop is bounded)."""
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout} s")
-        time.sleep(step)
-
-
-class RedisProcess:
-    """A redis-server without persistence: a restart brings it back empty."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisProcess:
-        binary = shutil.which(REDIS_BINARY)
-        if binary is None:
-            raise RuntimeError(f"{REDIS_BINARY} not found (set TETHER_TEST_REDIS_SERVER)")
-        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", str(self.workdir)]
-        self._process = subprocess.Popen(
-            [binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        wait_until(self.ping, 10, f"redis-server on port {self.port}")
-        return self
-
-    def ping(self) -> bool:
-        client = redis.Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        try:
-            return bool(client.ping())
-        except (redis.RedisError, OSError):
-            return False
-        finally:
-            client.close()
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_timeout=5)
-
-    def kill(self) -> None:
-        """SIGKILL: gone at once, nothing saved."""
-        self._signal(signal.SIGKILL)
-        self._reap()
-
-    def pause(self) -> None:
-        """SIGSTOP: connections stay open, nothing answers (a hung Redis)."""
-        self._signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self._signal(signal.SIGCONT)
-
-    def restart_empty(self) -> None:
-        self.kill()
-        self.start()
-
-    def close(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGCONT)
-            self._process.kill()
-        self._reap()
-
-    def _signal(self, sig: signal.Signals) -> None:
-        assert self._process is not None, "redis-server is not running"
-        self._process.send_signal(sig)
-
-    def _reap(self) -> None:
-        if self._process is not None:
-            self._process.wait(10)
-            self._process = None
 
 
 class PostgresCluster:

@@ -7,16 +7,19 @@ import time
 
 import redis
 
+from tests.support.redis_server import RedisServer
+from tests.support.waits import wait_until
+
 from .conftest import Launch, config, kill_tree
 from .load import Conversation, Load, check_replays
 from .rows import missing_after, stored_ids
-from .services import PostgresCluster, RedisProcess, wait_until
+from .services import PostgresCluster
 
 STREAM, GROUP = "tether:v1:writes", "tether-writers"
 
 
 def test_no_acknowledged_turn_is_lost_to_sigkill(
-    redis_server: RedisProcess, database: str, launch: Launch
+    redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     redis_server.start()
     settings = config(redis_server.url, database, flush=30)  # nothing flushes on its own
@@ -44,7 +47,7 @@ def _pending(client: redis.Redis) -> int:
 
 
 def test_another_instance_takes_over_a_dead_instances_batch(
-    postgres: PostgresCluster, redis_server: RedisProcess, database: str, launch: Launch
+    postgres: PostgresCluster, redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     redis_server.start()
     settings = config(redis_server.url, database, flush=0.5)

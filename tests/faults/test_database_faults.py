@@ -7,10 +7,12 @@ import time
 
 import httpx
 
+from tests.support.redis_server import RedisServer
+
 from .conftest import Launch, config
 from .load import Conversation, Load, check_replays
 from .rows import missing_after, stored_ids
-from .services import PostgresCluster, RedisProcess
+from .services import PostgresCluster
 
 
 def _readiness(url: str) -> tuple[int, dict[str, object]]:
@@ -19,7 +21,7 @@ def _readiness(url: str) -> tuple[int, dict[str, object]]:
 
 
 def test_turns_wait_for_a_database_down_at_start_up(
-    postgres: PostgresCluster, redis_server: RedisProcess, database: str, launch: Launch
+    postgres: PostgresCluster, redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     redis_server.start()
     postgres.stop()
@@ -41,7 +43,7 @@ def test_turns_wait_for_a_database_down_at_start_up(
 
 
 def test_turns_wait_for_a_database_down_mid_run(
-    postgres: PostgresCluster, redis_server: RedisProcess, database: str, launch: Launch
+    postgres: PostgresCluster, redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     redis_server.start()
     server = launch(config(redis_server.url, database, flush=0.5))

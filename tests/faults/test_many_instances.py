@@ -6,14 +6,15 @@ from __future__ import annotations
 import signal
 import time
 
+from tests.support.redis_server import RedisServer
+
 from .conftest import Launch, config
 from .load import Conversation, Load, check_replays
 from .rows import missing_after
-from .services import RedisProcess
 
 
 def test_a_chain_hopping_between_instances_replays_exactly(
-    redis_server: RedisProcess, database: str, launch: Launch
+    redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     redis_server.start()
     settings = config(redis_server.url, database, flush=30)  # only Redis can answer

@@ -6,10 +6,12 @@ from __future__ import annotations
 import httpx
 import redis
 
+from tests.support.redis_server import RedisServer
+from tests.support.waits import wait_until
+
 from .conftest import Launch, config
 from .load import Conversation
 from .rows import stored_ids
-from .services import RedisProcess, wait_until
 
 
 def _redis_status(url: str) -> str:
@@ -24,7 +26,7 @@ def _cached(client: redis.Redis, response_id: str) -> bool:
 
 
 def test_tether_starts_without_redis_and_takes_it_back(
-    redis_server: RedisProcess, database: str, launch: Launch
+    redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     server = launch(config(redis_server.url, database, flush=30))  # Redis not started
     assert _redis_status(server.url) == "degraded"

@@ -10,32 +10,33 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from tests.support.redis_server import RedisServer
+
 from .conftest import Launch, config
 from .load import Load, check_replays
 from .rows import missing_after
-from .services import RedisProcess
 
 # Redis is healthy, then faulty, then healthy again, for this long each (seconds).
 PHASE = 1.5
 
 
-def _kill_then_restart_empty(redis: RedisProcess) -> None:
+def _kill_then_restart_empty(redis: RedisServer) -> None:
     redis.kill()
     time.sleep(PHASE)
     redis.start()  # no persistence: back empty
 
 
-def _restart_empty(redis: RedisProcess) -> None:
+def _restart_empty(redis: RedisServer) -> None:
     redis.restart_empty()  # the records, the stream, the writer group: all gone at once
 
 
-def _hang(redis: RedisProcess) -> None:
+def _hang(redis: RedisServer) -> None:
     redis.pause()
     time.sleep(PHASE)
     redis.resume()
 
 
-FAULTS: dict[str, Callable[[RedisProcess], None]] = {
+FAULTS: dict[str, Callable[[RedisServer], None]] = {
     "killed-then-restarted-empty": _kill_then_restart_empty,
     "restarted-empty": _restart_empty,
     "hung": _hang,
@@ -44,7 +45,7 @@ FAULTS: dict[str, Callable[[RedisProcess], None]] = {
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_no_request_fails_while_redis_fails_under_load(
-    fault: str, redis_server: RedisProcess, database: str, launch: Launch
+    fault: str, redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     redis_server.start()
     server = launch(config(redis_server.url, database, flush=1))
@@ -87,7 +88,7 @@ def _summary(seconds: list[float]) -> str:
 
 
 def test_a_hung_redis_costs_no_latency_once_detected(
-    redis_server: RedisProcess, database: str, launch: Launch
+    redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     redis_server.start()
     server = launch(config(redis_server.url, database, flush=1))
@@ -110,7 +111,7 @@ def test_a_hung_redis_costs_no_latency_once_detected(
 
 @pytest.mark.parametrize("fault", ["killed-then-restarted-empty", "restarted-empty"])
 def test_chains_hopping_between_instances_survive_redis_losing_everything(
-    fault: str, redis_server: RedisProcess, database: str, launch: Launch
+    fault: str, redis_server: RedisServer, database: str, launch: Launch
 ) -> None:
     redis_server.start()
     settings = config(redis_server.url, database, flush=30)  # the database lags far behind

@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from tests.fakes.upstream import FakeUpstream
+from tests.support.redis_server import RedisServer
+from tests.support.waits import wait_until
 
 from .conftest import Launch, config
 from .load import Conversation
 from .rows import stored_ids
-from .services import RedisProcess, wait_until
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def _slow_turn(url: str, stream: bool, results: list[str]) -> None:
 def test_sigterm_drains_requests_streams_and_the_writer(
     workers: int,
     slow_upstream: FakeUpstream,
-    redis_server: RedisProcess,
+    redis_server: RedisServer,
     database: str,
     launch: Launch,
 ) -> None:

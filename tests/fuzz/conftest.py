@@ -25,9 +25,9 @@ import httpx
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from tests.conftest import DATABASE_URL, REDIS_URL
 from tests.support.databases import create_pg_database, drop_pg_database, fresh_redis_url
 from tests.support.server import TetherServer
+from tests.support.services import DATABASE_URL, REDIS_URL
 
 REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MASTER_KEY = "sk-fuzz-master-7f3a9c"
