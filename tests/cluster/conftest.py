@@ -1,35 +1,25 @@
 """A six-node Redis Cluster and a Sentinel group of this test run's own, and fresh databases.
 
-The Cluster (3 primaries, 3 replicas) starts once per session; tests keep apart by
-key prefix. The Sentinel group starts per test, since a test may fail it over.
+The Cluster (3 primaries, 3 replicas; `redis_cluster` in tests/conftest.py, which the
+contract suites in tests/contracts run on too) starts once per session; tests keep
+apart by key prefix. The Sentinel group starts per test, since a test may fail it over.
 PostgreSQL is the shared test server (TETHER_TEST_DATABASE_URL), a new database per test.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from tests.conftest import DATABASE_URL
-from tests.integration.conftest import Backend
+from tests.support.backends import Backend, cluster_key_prefix
 from tests.support.databases import create_pg_database, drop_pg_database
+from tests.support.services import DATABASE_URL
 from tether.config import RedisTopology
 
 from .servers import RedisClusterNodes, SentinelGroup
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
-    nodes = RedisClusterNodes(tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.close()
 
 
 @pytest.fixture
@@ -52,7 +42,7 @@ def pg_database() -> Iterator[str]:
 @pytest.fixture
 def key_prefix() -> str:
     """Each test its own keys, stream and writer group on the shared Cluster."""
-    return f"tether-cluster-test:{secrets.token_hex(4)}:v1:"
+    return cluster_key_prefix()
 
 
 @pytest.fixture
@@ -60,12 +50,6 @@ def backend(redis_cluster: RedisClusterNodes, pg_database: str, key_prefix: str)
     """The state layer on the Cluster (entered through one node) and PostgreSQL."""
     topology = RedisTopology(cluster=True)
     return Backend("redis", "postgresql", pg_database, key_prefix, redis_cluster.url, topology)
-
-
-@pytest.fixture
-def redis_backend(backend: Backend) -> Backend:
-    """The name the writer tests ask for."""
-    return backend
 
 
 @pytest.fixture

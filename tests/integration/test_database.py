@@ -12,13 +12,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.support.turns import make_chain, make_turn
 from tether.state.ports import Entry
 from tether.state.sql.database import SqlDatabase
 from tether.state.sql.engine import async_url, create_engine
 from tether.state.sql.migrate import VERSION_TABLE, migrate
 from tether.state.sql.table import metadata
-
-from .turns import make_chain, make_turn
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.backends import Backend
+from tests.support.services import REDIS_URL
+from tests.support.turns import make_chain
+from tests.support.waits import eventually
 from tether.core.records import Turn
 from tether.state import ConversationStore
 
-from .conftest import REDIS_URL, Backend
 from .proxy import Proxy
-from .turns import eventually, make_chain
 
 
 async def test_a_dead_redis_degrades_to_the_database(key_prefix: str, tmp_path: Path) -> None:

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 from redis.asyncio import Redis
 
-from tether.core.records import Turn
+from tests.support.backends import Backend
+from tests.support.redis_server import RedisServer
+from tests.support.turns import ids, make_chain, make_turn
+from tests.support.waits import eventually
 from tether.state import ConversationStore, StoreOptions
-
-from .conftest import Backend
-from .redis_server import RedisServer
-from .turns import eventually, make_chain, make_turn
-
-
-def ids(chain: list[Turn]) -> list[str]:
-    return [turn.id for turn in chain]
 
 
 def backend_on(server: RedisServer, tmp_path: Path) -> Backend:
@@ -31,7 +27,7 @@ async def test_pending_turns_survive_redis_restarting_empty(
     async with backend.open() as store:
         await store.record(first)
         await store.record(second)
-        await private_redis.restart_empty()  # the stream, the records: all gone
+        await asyncio.to_thread(private_redis.restart_empty)  # the stream, the records: all gone
         # The follow-up still has its whole history (this instance's own copies).
         assert ids(await store.load_chain(second.id, "alice")) == ids([first, second])
         await store.record(third)
@@ -79,7 +75,7 @@ async def test_another_instance_waits_for_copies_redis_lost(
     async with backend.open() as writer_instance, backend.open() as other:
         await writer_instance.record(first)
         await writer_instance.record(second)
-        await private_redis.restart_empty()
+        await asyncio.to_thread(private_redis.restart_empty)
         # `other` finds its marker gone (Redis lost everything), so a chain the
         # database lacks is asked again until the first instance's heartbeat has
         # noticed too and its writer has committed its copies.

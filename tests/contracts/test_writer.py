@@ -8,19 +8,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
+from tests.support.backends import Backend
+from tests.support.turns import ids, make_chain, make_turn
+from tests.support.waits import eventually
 from tether.core.records import Turn
 from tether.errors import StorageUnavailable
+from tether.state.redis.clients import RedisClient
 from tether.state.redis.journal import RedisJournal
 from tether.state.redis.keys import Keys
-
-from .conftest import Backend
-from .turns import eventually, make_chain, make_turn
-
-
-def ids(chain: list[Turn]) -> list[str]:
-    return [turn.id for turn in chain]
 
 
 async def all_durable(backend: Backend, turns: list[Turn]) -> bool:
@@ -29,7 +25,7 @@ async def all_durable(backend: Backend, turns: list[Turn]) -> bool:
 
 
 async def test_records_never_expire_before_they_are_durable(
-    redis_backend: Backend, redis_client: Redis
+    redis_backend: Backend, backend_redis: RedisClient
 ) -> None:
     chain = make_chain(3)
     keys = Keys(redis_backend.key_prefix)
@@ -37,7 +33,7 @@ async def test_records_never_expire_before_they_are_durable(
         for turn in chain:
             await store.record(turn)
         await asyncio.sleep(1.3)  # past the TTL, but nothing is durable yet
-        assert await redis_client.pttl(keys.records(chain[0].session)) == -1
+        assert await backend_redis.pttl(keys.records(chain[0].session)) == -1
         assert not await all_durable(redis_backend, chain[:1])
         # No local copies: Redis alone serves it. (Its writer may take the batch on
         # start-up: instances of one deployment share the TTL.)
@@ -45,7 +41,7 @@ async def test_records_never_expire_before_they_are_durable(
             assert ids(await other.load_chain(chain[-1].id, "alice")) == ids(chain)
             assert other.stats().misses == 0
             await store.flush()
-        assert 0 < await redis_client.pttl(keys.records(chain[0].session)) <= 1000
+        assert 0 < await backend_redis.pttl(keys.records(chain[0].session)) <= 1000
         assert await all_durable(redis_backend, chain)
 
 
@@ -58,14 +54,14 @@ async def test_the_writer_flushes_on_its_interval(redis_backend: Backend) -> Non
 
 
 async def test_a_dead_instances_entries_are_taken_over(
-    redis_backend: Backend, redis_client: Redis
+    redis_backend: Backend, backend_redis: RedisClient
 ) -> None:
     turns = [make_turn() for _ in range(5)]
     async with redis_backend.open() as gateway_a:
         for turn in turns:
             await gateway_a.record(turn)
         # Another instance read them from the stream, then died before writing them.
-        ghost = RedisJournal(redis_client, Keys(redis_backend.key_prefix), "ghost")
+        ghost = RedisJournal(backend_redis, Keys(redis_backend.key_prefix), "ghost")
         assert len(await ghost.read(100)) == 5
         async with redis_backend.open(claim_idle=0.3, flush_interval_seconds=0.1) as gateway_b:
             await eventually(lambda: all_durable(redis_backend, turns), within=5)
@@ -74,32 +70,32 @@ async def test_a_dead_instances_entries_are_taken_over(
 
 
 async def test_the_writer_recovers_when_redis_loses_the_stream(
-    redis_backend: Backend, redis_client: Redis
+    redis_backend: Backend, backend_redis: RedisClient
 ) -> None:
     keys = Keys(redis_backend.key_prefix)
     lost, later = make_turn(), make_turn()
     async with redis_backend.open() as store:
         await store.record(lost)
-        await redis_client.delete(keys.stream)  # the stream and its group are gone (NOGROUP)
+        await backend_redis.delete(keys.stream)  # the stream and its group are gone (NOGROUP)
         await store.flush()  # recreates the group; the local copy is written directly
         await store.record(later)
         await store.flush()
         assert store.stats().stream_resets == 1
         assert store.stats().writer_backlog == 0
-        assert await redis_client.pttl(keys.records(lost.session)) > 0  # settled in Redis too
+        assert await backend_redis.pttl(keys.records(lost.session)) > 0  # settled in Redis too
     assert await all_durable(redis_backend, [lost, later])
 
 
 async def test_a_follow_up_works_after_redis_restarts_empty(
-    redis_backend: Backend, redis_client: Redis
+    redis_backend: Backend, backend_redis: RedisClient
 ) -> None:
     first, second = make_chain(2)
     async with redis_backend.open() as store:
         await store.record(first)
         await store.record(second)
         prefix = redis_backend.key_prefix
-        wiped = [key async for key in redis_client.scan_iter(match=f"{prefix}*")]
-        await redis_client.delete(*wiped)
+        wiped = [key async for key in backend_redis.scan_iter(match=f"{prefix}*")]
+        await backend_redis.delete(*wiped)
         assert ids(await store.load_chain(second.id, "alice")) == ids([first, second])
         assert store.stats().misses == 0  # served from this instance's copies
         await store.flush()
@@ -175,34 +171,34 @@ def _rename(path: Path, old: str, new: str) -> None:
 
 
 async def test_long_gone_consumers_are_forgotten(
-    redis_backend: Backend, redis_client: Redis
+    redis_backend: Backend, backend_redis: RedisClient
 ) -> None:
     keys = Keys(redis_backend.key_prefix)
     async with redis_backend.open() as store:
         await store.record(make_turn())
-        ghost = RedisJournal(redis_client, keys, "ghost")
+        ghost = RedisJournal(backend_redis, keys, "ghost")
         await ghost.read(10)  # takes the entry: a consumer with something pending
-        await RedisJournal(redis_client, keys, "idle-ghost").read(10)  # nothing pending
+        await RedisJournal(backend_redis, keys, "idle-ghost").read(10)  # nothing pending
         await asyncio.sleep(0.05)
         await ghost.forget_consumers(idle_ms=10)
         names = {
-            c["name"] for c in await redis_client.xinfo_consumers(keys.stream, "tether-writers")
+            c["name"] for c in await backend_redis.xinfo_consumers(keys.stream, "tether-writers")
         }
         assert b"ghost" in names  # still holds an entry another instance must reclaim
         assert b"idle-ghost" not in names
 
 
 async def test_lookups_and_records_go_on_after_redis_forgets_its_scripts(
-    redis_backend: Backend, redis_client: Redis
+    redis_backend: Backend, backend_redis: RedisClient
 ) -> None:
     # A restarted or failed-over Redis answers NOSCRIPT: the scripts are loaded again.
     first, second, third = make_chain(3)
     async with redis_backend.open() as store:
         await store.record(first)
         await store.record(second)
-        await redis_client.script_flush()
+        await backend_redis.script_flush()
         assert ids(await store.load_chain(second.id, "alice")) == ids([first, second])
-        await redis_client.script_flush()
+        await backend_redis.script_flush()
         await store.record(third)
         assert ids(await store.load_chain(third.id, "alice")) == ids([first, second, third])
         assert store.stats().cache_errors == 0

@@ -7,18 +7,13 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
+from tests.support.backends import Backend
+from tests.support.turns import ids, make_chain, make_turn
 from tether.core.ids import new_response_id, new_session_tag
 from tether.core.records import Turn
 from tether.errors import PreviousResponseNotFound
 from tether.state import ConversationStore
 from tether.state.sql.engine import create_engine
-
-from .conftest import Backend
-from .turns import make_chain, make_turn
-
-
-def ids(chain: list[Turn]) -> list[str]:
-    return [turn.id for turn in chain]
 
 
 async def record_all(store: ConversationStore, turns: list[Turn]) -> None:

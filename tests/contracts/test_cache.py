@@ -1,34 +1,22 @@
-"""The Cache port contract, on MemoryCache and RedisCache alike."""
+"""The Cache port contract, on MemoryCache and RedisCache (one server, a Cluster) alike."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
+from tests.support.redis_server import RedisServer
+from tests.support.turns import make_chain, make_turn
 from tether.config import CacheSettings
 from tether.state.memory import MemoryCache
 from tether.state.ports import Cache, Entry
 from tether.state.redis.cache import RedisCache
 from tether.state.redis.keys import Keys
 
-from .turns import make_chain, make_turn
-
-MakeCache = Callable[..., Cache]
-
-
-@pytest.fixture(params=["memory", "redis"])
-def make_cache(request: pytest.FixtureRequest, key_prefix: str) -> MakeCache:
-    def make(**settings: float) -> Cache:
-        config = CacheSettings(**settings)  # type: ignore[arg-type]
-        if request.param == "memory":
-            return MemoryCache(config)
-        client: Redis = request.getfixturevalue("redis_client")
-        return RedisCache(client, config, Keys(key_prefix))
-
-    return make
+from .conftest import MakeCache
 
 
 def entries(count: int) -> list[Entry]:
@@ -117,5 +105,37 @@ async def test_a_census_counts_sessions_records_and_bytes(make_cache: MakeCache)
     assert census.average_record_bytes == census.bytes / 4
 
 
-async def test_persistence_is_reported(make_cache: MakeCache) -> None:
-    assert await make_cache().persistence() in {"none", "off", "rdb", "aof", "rdb+aof", "unknown"}
+async def test_the_memory_cache_says_it_persists_nothing() -> None:
+    assert await MemoryCache(CacheSettings()).persistence() == "none"
+
+
+@pytest.mark.parametrize(
+    ("save", "appendonly", "expected"),
+    [
+        ("", "no", "off"),
+        ("3600 1", "no", "rdb"),
+        ("", "yes", "aof"),
+        ("3600 1 300 100", "yes", "rdb+aof"),
+    ],
+)
+async def test_redis_reports_the_persistence_it_is_configured_with(
+    private_redis: RedisServer, save: str, appendonly: str, expected: str
+) -> None:
+    with private_redis.client() as admin:
+        admin.config_set("save", save)
+        admin.config_set("appendonly", appendonly)
+    async with Redis.from_url(private_redis.url, protocol=2) as client:
+        assert await RedisCache(client, CacheSettings(), Keys("t:")).persistence() == expected
+
+
+async def test_a_redis_user_without_config_rights_gets_unknown(private_redis: RedisServer) -> None:
+    with private_redis.client() as admin:  # what a managed Redis often allows: no CONFIG
+        admin.execute_command("ACL", "SETUSER", "tether", "on", ">pw", "~*", "+@all", "-config")
+    url = f"redis://tether:pw@127.0.0.1:{private_redis.port}/0"
+    async with Redis.from_url(url, protocol=2) as client:
+        assert await RedisCache(client, CacheSettings(), Keys("t:")).persistence() == "unknown"
+
+
+async def test_a_cluster_reports_its_nodes_persistence(cluster_client: RedisCluster) -> None:
+    # The tests' Cluster nodes run with neither snapshots nor an append-only file.
+    assert await RedisCache(cluster_client, CacheSettings(), Keys("t:")).persistence() == "off"

@@ -1,11 +1,8 @@
-"""Turns to store, and a bounded wait."""
+"""Turns to store: single, in chains, of any size (ids as tether issues them)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import time
-from collections.abc import Awaitable, Callable
 
 from tether.core.ids import new_item_id, new_response_id, new_session_tag, session_of
 from tether.core.items import user_message
@@ -46,9 +43,5 @@ def make_chain(length: int, **kwargs: object) -> list[Turn]:
     return chain
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within} s")
-        await asyncio.sleep(0.05)
+def ids(turns: list[Turn]) -> list[str]:
+    return [turn.id for turn in turns]
