@@ -246,23 +246,32 @@ def test_a_malformed_known_item_is_a_400_naming_the_item(probe: Probe, item: Any
     bad_request(probe.post("/v1/responses", json={"model": "echo", "input": [item]}), "input[0]")
 
 
-def test_a_function_call_output_without_its_call_is_never_a_500(probe: Probe) -> None:
+def test_a_function_call_output_without_its_call_is_a_400_naming_its_call_id(
+    probe: Probe,
+) -> None:
+    # As OpenAI answers: a tool result answers a call made before it, in the chain or in
+    # the same input; providers refuse an orphan one, so tether does before calling them.
     orphan = {"type": "function_call_output", "call_id": "call_nobody_made", "output": "42"}
     response = probe.post("/v1/responses", json={"model": "transcript", "input": [orphan]})
-    if response.status_code != 200:
-        bad_request(response, param="input[0]")
-        return
-    # Accepted: the chain it starts must stay usable.
-    first = response.json()["id"]
-    follow = create(probe, model="transcript", input="next", previous_response_id=first)
-    replayed = "function_call_output: 42\nassistant: function_call_output: 42\nuser: next"
-    assert follow["output"][0]["content"][0]["text"] == replayed
+    error = bad_request(response)
+    assert error["param"] == "input[0].call_id"
+    assert error["message"] == (
+        "No tool call found for function call output with call_id call_nobody_made."
+    )
+    call = {"type": "function_call", "call_id": "call_made", "name": "f", "arguments": "{}"}
+    answered = create(probe, model="transcript", input=[call, {**orphan, "call_id": "call_made"}])
+    text = answered["output"][0]["content"][0]["text"]
+    assert text == "function_call f: {}\nfunction_call_output: 42"
 
 
-def test_an_empty_input_list_is_answered(probe: Probe) -> None:
-    response = probe.post("/v1/responses", json={"model": "echo", "input": []})
-    if response.status_code != 200:
-        bad_request(response, param="input")
+def test_an_empty_input_list_is_served(probe: Probe) -> None:
+    # Nothing new is still a request (a chain continued as it stands): a 200, never a 400.
+    alone = create(probe, model="transcript", input=[])
+    assert alone["output"][0]["content"][0]["text"] == ""  # nothing to replay
+    assert probe.get(f"/v1/responses/{alone['id']}/input_items").json()["data"] == []
+    first = create(probe, model="transcript", input="hello")
+    follow = create(probe, model="transcript", input=[], previous_response_id=first["id"])
+    assert follow["output"][0]["content"][0]["text"] == "user: hello\nassistant: user: hello"
 
 
 HOSTILE_TEXT = [

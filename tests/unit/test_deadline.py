@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -11,25 +10,39 @@ from tether import deadline as module
 from tether.deadline import TICK, deadline
 
 
-async def test_a_wait_past_its_deadline_raises_timeout_error_soon_after() -> None:
-    started = time.monotonic()
-    with pytest.raises(TimeoutError):
+async def test_a_wait_past_its_deadline_raises_timeout_error_never_early() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError, match=r"^took longer than 0\.05 s$"):
         async with deadline(0.05):
-            await asyncio.sleep(5)
-    elapsed = time.monotonic() - started
-    assert 0.05 <= elapsed < 0.05 + TICK + 0.1
+            await asyncio.Event().wait()  # never set: only the deadline ends it
+    ended = loop.time()
+    # Never early: deadline() reads this same clock, so this holds however loaded the
+    # machine. And the wait, which would never end, ended: the generous upper bound
+    # only says "soon", since a stalled loop fires every timer late.
+    assert ended >= started + 0.05
+    assert ended - started < 2
 
 
 async def test_a_wait_within_its_deadline_is_left_alone_and_the_task_goes_on() -> None:
     async with deadline(0.05):
-        await asyncio.sleep(0.001)
-    await asyncio.sleep(0.1)  # no stray cancellation arrives later
+        await asyncio.sleep(0)  # done at once, before the watcher's first look
+    await asyncio.sleep(0.1)  # past the bound: no stray cancellation arrives later
     assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
 
 
 async def test_none_means_no_bound() -> None:
+    # The same block that a zero bound cuts short at the first look runs to the end.
+    async def block() -> str:
+        await asyncio.sleep(TICK * 3)  # past the watcher's first look, and more
+        return "finished"
+
+    with pytest.raises(TimeoutError):
+        async with deadline(0):
+            await block()
     async with deadline(None):
-        await asyncio.sleep(0.05)
+        assert await block() == "finished"
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
 
 
 async def test_a_cancellation_from_outside_stays_a_cancellation() -> None:
@@ -53,15 +66,19 @@ async def test_an_inner_deadline_expiring_leaves_the_outer_one_running() -> None
 
 
 async def test_many_waits_each_get_their_own_deadline() -> None:
-    async def wait(seconds: float, bound: float) -> str:
+    # Half the waits end as soon as they start, half never would: no timing involved.
+    ready, never = asyncio.Event(), asyncio.Event()
+    ready.set()
+
+    async def wait(event: asyncio.Event) -> str:
         try:
-            async with deadline(bound):
-                await asyncio.sleep(seconds)
+            async with deadline(0.1):
+                await event.wait()
         except TimeoutError:
             return "timeout"
         return "done"
 
-    results = await asyncio.gather(*(wait(0.01 if i % 2 else 1, 0.1) for i in range(50)))
+    results = await asyncio.gather(*(wait(ready if i % 2 else never) for i in range(50)))
     assert results == ["timeout" if i % 2 == 0 else "done" for i in range(50)]
 
 
