@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from tether.config import Settings
+
+# Per connection attempt and per read, as a client would wait; a whole stream may take longer.
+TIMEOUT = aiohttp.ClientTimeout(total=None, connect=30, sock_read=30)
 
 
 @dataclass
@@ -26,18 +30,19 @@ class VerifyFailed(Exception):
 
 
 class Checker:
-    def __init__(self, client: httpx.Client, model: str | None) -> None:
-        self.client = client
+    def __init__(self, session: aiohttp.ClientSession, url: str, model: str | None) -> None:
+        self.session = session
+        self.url = url.rstrip("/")
         self.model = model
         self.steps: list[Step] = []
         self.state: dict[str, Any] = {}
         self.warnings: list[str] = []
 
-    def run(self, name: str, check: Callable[[], str]) -> bool:
+    async def run(self, name: str, check: Callable[[], Awaitable[str]]) -> bool:
         start = time.perf_counter()
         try:
-            detail, ok = check(), True
-        except (VerifyFailed, httpx.HTTPError, KeyError, ValueError) as exc:
+            detail, ok = await check(), True
+        except (VerifyFailed, aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
             detail, ok = f"{type(exc).__name__}: {exc}", False
         ms = (time.perf_counter() - start) * 1000
         self.steps.append(Step(name, ok, ms, detail))
@@ -45,13 +50,17 @@ class Checker:
         print(f"  {mark} {name:<28} {ms:8.1f} ms  {detail}", flush=True)
         return ok
 
-    def _json(self, response: httpx.Response) -> Any:
-        if response.status_code >= 400:
-            raise VerifyFailed(f"HTTP {response.status_code}: {response.text[:300]}")
-        return response.json()
+    async def _call(self, method: str, path: str, body: Any = None, *, also: int = 0) -> Any:
+        """The JSON answer; an error status (but `also`) fails the step, quoting the answer."""
+        async with self.session.request(method, self.url + path, json=body) as response:
+            raw = await response.read()
+        if response.status >= 400 and response.status != also:
+            text = raw[:300].decode(errors="replace")
+            raise VerifyFailed(f"HTTP {response.status}: {text}")
+        return orjson.loads(raw)
 
-    def readiness(self) -> str:
-        body = self._json_any(self.client.get("/health/readiness"))
+    async def readiness(self) -> str:
+        body = await self._call("GET", "/health/readiness", also=503)  # a body worth reading
         redis, database = body.get("redis") or {}, body.get("database") or {}
         problems = []
         if redis.get("status") not in ("ok", "not_configured"):
@@ -67,36 +76,30 @@ class Checker:
             )
         return f"redis {redis.get('status')}, database {database.get('status')}"
 
-    def _json_any(self, response: httpx.Response) -> Any:
-        """Readiness answers 503 with a body worth reading."""
-        if response.status_code >= 400 and response.status_code != 503:
-            raise VerifyFailed(f"HTTP {response.status_code}: {response.text[:300]}")
-        return response.json()
-
-    def models(self) -> str:
-        data = self._json(self.client.get("/v1/models"))["data"]
+    async def models(self) -> str:
+        data = (await self._call("GET", "/v1/models"))["data"]
         if not data:
             raise VerifyFailed("no models configured")
         self.model = self.model or data[0]["id"]
         return f"using model {self.model}"
 
-    def create(self) -> str:
+    async def create(self) -> str:
         body = {"model": self.model, "input": "tether verify: remember the word 'kestrel'."}
-        response = self._json(self.client.post("/v1/responses", json=body))
+        response = await self._call("POST", "/v1/responses", body)
         self.state["first"] = response["id"]
         return f"{response['id'][:20]}… {response['status']}"
 
-    def follow_up(self) -> str:
+    async def follow_up(self) -> str:
         body = {
             "model": self.model,
             "input": "And now?",
             "previous_response_id": self.state["first"],
         }
-        response = self._json(self.client.post("/v1/responses", json=body))
+        response = await self._call("POST", "/v1/responses", body)
         self.state["second"] = response["id"]
         return "previous_response_id accepted at once"
 
-    def stream(self) -> str:
+    async def stream(self) -> str:
         body = {
             "model": self.model,
             "input": "Stream this.",
@@ -104,11 +107,11 @@ class Checker:
             "stream": True,
         }
         events: list[str] = []
-        with self.client.stream("POST", "/v1/responses", json=body) as response:
-            if response.status_code >= 400:
-                raise VerifyFailed(f"HTTP {response.status_code}: {response.read()[:300]!r}")
-            for line in response.iter_lines():
-                if line.startswith("data:"):
+        async with self.session.post(self.url + "/v1/responses", json=body) as response:
+            if response.status >= 400:
+                raise VerifyFailed(f"HTTP {response.status}: {(await response.read())[:300]!r}")
+            async for line in response.content:  # one SSE line at a time
+                if line.startswith(b"data:"):
                     event = orjson.loads(line[5:])
                     events.append(event["type"])
                     if event["type"] == "response.completed":
@@ -117,30 +120,34 @@ class Checker:
             raise VerifyFailed(f"stream ended without response.completed ({events[-1:]})")
         return f"{len(events)} events"
 
-    def retrieve(self) -> str:
-        response = self._json(self.client.get(f"/v1/responses/{self.state['third']}"))
+    async def retrieve(self) -> str:
+        response = await self._call("GET", f"/v1/responses/{self.state['third']}")
         if response["previous_response_id"] != self.state["second"]:
             raise VerifyFailed("stored response does not point at its parent")
         return "stored response found"
 
-    def input_items(self) -> str:
-        items = self._json(self.client.get(f"/v1/responses/{self.state['third']}/input_items"))
+    async def input_items(self) -> str:
+        items = await self._call("GET", f"/v1/responses/{self.state['third']}/input_items")
         return f"{len(items['data'])} item(s)"
 
-    def delete(self) -> str:
+    async def delete(self) -> str:
         for key in ("third", "second", "first"):
-            self._json(self.client.delete(f"/v1/responses/{self.state[key]}"))
+            await self._call("DELETE", f"/v1/responses/{self.state[key]}")
         return "test chain deleted"
 
 
 def run_verify(url: str, settings: Settings, model: str | None, key: str | None) -> int:
     if key is None and settings.master_key is not None:
         key = settings.master_key.get_secret_value()
-    headers = {"authorization": f"Bearer {key}"} if key else {}
     print(f"tether verify {url}")
-    with httpx.Client(base_url=url, headers=headers, timeout=30.0) as client:
-        checker = Checker(client, model)
-        steps: list[tuple[str, Callable[[], str]]] = [
+    return asyncio.run(_verify(url, model, key))
+
+
+async def _verify(url: str, model: str | None, key: str | None) -> int:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    async with aiohttp.ClientSession(headers=headers, timeout=TIMEOUT) as session:
+        checker = Checker(session, url, model)
+        steps: list[tuple[str, Callable[[], Awaitable[str]]]] = [
             ("readiness", checker.readiness),
             ("models", checker.models),
             ("create", checker.create),
@@ -150,7 +157,11 @@ def run_verify(url: str, settings: Settings, model: str | None, key: str | None)
             ("input items", checker.input_items),
             ("delete", checker.delete),
         ]
-        passed = all(checker.run(name, check) for name, check in steps)
+        passed = True
+        for name, check in steps:
+            if not await checker.run(name, check):
+                passed = False
+                break
     _summary(checker.steps, len(steps))
     for warning in checker.warnings:
         print(f"warning: {warning}")
