@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import importlib.util
 import os
 import secrets
@@ -117,7 +116,7 @@ def settings(database_url: str, redis: bool, **cache: float) -> Settings:
     return Settings(
         redis_url=SecretStr(REDIS_URL) if redis else None,
         database_url=SecretStr(database_url),
-        cache=dataclasses.replace(base, **cache),
+        cache=base.model_copy(update=cache),
     )
 
 

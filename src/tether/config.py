@@ -1,11 +1,15 @@
-"""Settings: LiteLLM-shaped YAML plus the environment, checked once at start-up."""
+"""Settings: LiteLLM-shaped YAML plus the environment, checked once at start-up.
+
+Each YAML section is a frozen pydantic model, its defaults and bounds on its fields. What
+the rest of tether reads is those models: a section as it is (session_cache, a Redis node,
+a tenant key), or `Settings` and `ModelRoute`, which extend theirs with what is derived.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 from urllib.parse import quote, urlsplit
 
 import yaml
@@ -31,89 +35,6 @@ RESERVED_OWNERS = ("master", "anonymous")  # the owners of master-key and no-aut
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set when several workers share metrics
 _ENV_PREFIX = "os.environ/"
 
-# --- what the rest of tether reads; each default is written once, here ----------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRoute:
-    name: str  # what clients send as `model`
-    provider: str  # openai | anthropic | echo
-    upstream_model: str
-    api_base: str | None = None
-    api_key: SecretStr | None = None
-    timeout_seconds: float = 600.0
-    connect_timeout_seconds: float = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    name: str
-    key: SecretStr
-
-
-@dataclass(frozen=True, slots=True)
-class CacheSettings:
-    ttl_seconds: int = 60
-    max_responses_per_session: int = 50
-    flush_interval_seconds: float = 10.0
-    flush_batch_size: int = 500
-    # How long another instance's unacknowledged writes wait before this one takes them
-    # over (a dead instance); None: max(5 s, 3 x flush interval).
-    claim_idle_seconds: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RedisNode:
-    host: str
-    port: int
-
-
-@dataclass(frozen=True, slots=True)
-class RedisTopology:
-    """How `Settings.redis_url` is reached: one server, a Cluster, or a Sentinel-watched primary.
-
-    Standalone: the URL is the server. Cluster: the URL is one node, and `nodes` are
-    more startup nodes. Sentinel: `nodes` are the sentinels that name the primary of
-    `service_name`; the URL carries only the primary's password and database (its host
-    is the service name, as redis-rb writes it).
-    """
-
-    cluster: bool = False
-    nodes: tuple[RedisNode, ...] = ()
-    service_name: str | None = None  # set: Sentinel mode
-    sentinel_password: SecretStr | None = None  # AUTH for the sentinels themselves
-
-    @property
-    def kind(self) -> Literal["standalone", "cluster", "sentinel"]:
-        return "sentinel" if self.service_name else "cluster" if self.cluster else "standalone"
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    models: tuple[ModelRoute, ...] = (ModelRoute("echo", "echo", "echo"),)
-    redis_url: SecretStr | None = None  # set whenever Redis is configured, whatever the topology
-    redis: RedisTopology = field(default_factory=RedisTopology)
-    database_url: SecretStr = field(default_factory=lambda: SecretStr(DEFAULT_DATABASE_URL))
-    master_key: SecretStr | None = None
-    api_keys: tuple[ApiKey, ...] = ()
-    cache: CacheSettings = field(default_factory=CacheSettings)
-    max_body_bytes: int = 32 * 1024 * 1024
-    body_timeout_seconds: float = 30.0
-    log_json: bool = False
-    metrics_multiprocess: bool = False  # MULTIPROC_ENV is set (several workers)
-    unknown_keys: tuple[str, ...] = ()
-
-    @property
-    def auth_enabled(self) -> bool:
-        return self.master_key is not None or bool(self.api_keys)
-
-    @property
-    def cache_backend(self) -> Literal["redis", "memory"]:
-        return "redis" if self.redis_url is not None else "memory"
-
-
-# --- the file as written: a field left None is not given, and the default above applies ---
-
 _Count = Annotated[int, Field(gt=0)]  # whole: 0.5 is refused
 _Positive = Annotated[float, Field(gt=0)]
 _Port = Annotated[int, Field(gt=0, lt=65536)]
@@ -123,7 +44,23 @@ class _Section(BaseModel):
     """A YAML mapping; keys tether does not read are kept, to be reported rather than refused."""
 
     model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
-    _keys: frozenset[str] = PrivateAttr(frozenset())  # as the file spells them
+
+    @classmethod
+    def spellings(cls, name: str) -> list[str]:
+        """The keys the file may use for field `name`: tether's, then LiteLLM's."""
+        alias = cls.model_fields[name].validation_alias
+        if isinstance(alias, AliasChoices):
+            return [str(choice) for choice in alias.choices]
+        return [alias if isinstance(alias, str) else name]
+
+    def spelled(self, name: str) -> str:
+        return self.spellings(name)[0]
+
+
+class _Spelled(_Section):
+    """A section with two spellings of some keys: it remembers which the file used."""
+
+    _keys: frozenset[str] = PrivateAttr(frozenset())
 
     @model_validator(mode="wrap")
     @classmethod
@@ -131,11 +68,6 @@ class _Section(BaseModel):
         section = handler(data)
         section._keys = frozenset(data) if isinstance(data, dict) else frozenset()
         return section
-
-    @classmethod
-    def spellings(cls, name: str) -> list[str]:
-        alias = cls.model_fields[name].validation_alias
-        return [str(a) for a in alias.choices] if isinstance(alias, AliasChoices) else [name]
 
     def given(self, name: str) -> list[str]:
         """The keys the file used for field `name`: tether's, LiteLLM's, both or none."""
@@ -150,11 +82,13 @@ def _either(tether: str, litellm: str) -> Any:
 
 
 class _Params(_Section):
+    """A model_list entry's litellm_params (or params)."""
+
     model: str  # <provider>/<upstream model>
     api_base: str | None = None
     api_key: SecretStr | None = None
-    timeout: _Positive | None = None
-    connect_timeout: _Positive | None = None
+    timeout_seconds: _Positive = Field(600.0, validation_alias="timeout")
+    connect_timeout_seconds: _Positive = Field(5.0, validation_alias="connect_timeout")
 
     @field_validator("model")
     @classmethod
@@ -165,39 +99,57 @@ class _Params(_Section):
             raise ValueError(f"'{value}' must be <provider>/<model> with provider one of {choices}")
         return value
 
-    def route(self, name: str) -> ModelRoute:
-        provider, _, upstream = self.model.partition("/")
-        timeouts = _present(
-            timeout_seconds=self.timeout, connect_timeout_seconds=self.connect_timeout
-        )
-        return ModelRoute(name, provider, upstream, self.api_base, self.api_key, **timeouts)
+    @property
+    def provider(self) -> str:  # openai | anthropic | echo
+        return self.model.partition("/")[0]
+
+    @property
+    def upstream_model(self) -> str:
+        return self.model.partition("/")[2]
 
 
-class _Entry(_Section):
+class ModelRoute(_Params):
+    """A model tether serves: an entry's params under the entry's model_name."""
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True)  # built in code, by name
+    name: str  # what clients send as `model`
+
+
+_EMBEDDED = ModelRoute(name="echo", model="echo/echo")  # with no model_list: no network
+
+
+class _Entry(_Spelled):
     model_name: str
     params: _Params = Field(validation_alias=AliasChoices("litellm_params", "params"))
 
 
-class _Key(_Section):
-    name: str | None = None
-    key: SecretStr | None = None
+class ApiKey(_Section):
+    """A tenant's key; its name owns the turns made with it."""
 
+    name: str
+    key: SecretStr
 
-class _General(_Section):
-    master_key: SecretStr | None = None
-    database_url: SecretStr | None = None
-    api_keys: list[_Key] = []
-
-    @field_validator("database_url")
+    @model_validator(mode="before")
     @classmethod
-    def _database(cls, url: SecretStr) -> SecretStr:
-        schemes = ("postgresql://", "postgres://", "postgresql+asyncpg://", "sqlite://")
-        if not url.get_secret_value().startswith(schemes):
-            raise ValueError("must be a postgresql:// or sqlite:/// URL")
-        return url
+    def _both(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not {"name", "key"} <= data.keys():
+            raise ValueError("needs both name and key")
+        return data
 
 
-class _Node(_Section):
+class CacheSettings(_Section):
+    """session_cache."""
+
+    ttl_seconds: _Count = 60
+    max_responses_per_session: _Count = 50
+    flush_interval_seconds: _Positive = 10.0
+    flush_batch_size: _Count = 500
+    # How long another instance's unacknowledged writes wait before this one takes them
+    # over (a dead instance); None: max(5 s, 3 x flush interval).
+    claim_idle_seconds: _Positive | None = None
+
+
+class RedisNode(_Section):
     host: str = Field(min_length=1)
     port: _Port
 
@@ -211,10 +163,30 @@ class _Node(_Section):
         return data
 
 
-_Nodes = Annotated[list[_Node], Field(min_length=1)]
+class RedisTopology(BaseModel):
+    """How `Settings.redis_url` is reached: one server, a Cluster, or a Sentinel-watched primary.
+
+    Standalone: the URL is the server. Cluster: the URL is one node, and `nodes` are
+    more startup nodes. Sentinel: `nodes` are the sentinels that name the primary of
+    `service_name`; the URL carries only the primary's password and database (its host
+    is the service name, as redis-rb writes it).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    cluster: bool = False
+    nodes: tuple[RedisNode, ...] = ()
+    service_name: str | None = None  # set: Sentinel mode
+    sentinel_password: SecretStr | None = None  # AUTH for the sentinels themselves
+
+    @property
+    def kind(self) -> Literal["standalone", "cluster", "sentinel"]:
+        return "sentinel" if self.service_name else "cluster" if self.cluster else "standalone"
 
 
-class _Router(_Section):
+_Nodes = Annotated[list[RedisNode], Field(min_length=1)]
+
+
+class _Router(_Spelled):
     redis_url: SecretStr | None = None
     redis_host: str | None = None
     redis_port: _Port = 6379
@@ -235,43 +207,73 @@ class _Router(_Section):
         return url
 
 
-class _Cache(_Section):
-    ttl_seconds: _Count | None = None
-    max_responses_per_session: _Count | None = None
-    flush_interval_seconds: _Positive | None = None
-    flush_batch_size: _Count | None = None
-    claim_idle_seconds: _Positive | None = None
+class _General(_Section):
+    master_key: SecretStr | None = None
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    api_keys: tuple[ApiKey, ...] = ()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, url: SecretStr) -> SecretStr:
+        schemes = ("postgresql://", "postgres://", "postgresql+asyncpg://", "sqlite://")
+        if not url.get_secret_value().startswith(schemes):
+            raise ValueError("must be a postgresql:// or sqlite:/// URL")
+        return url
 
 
 class _Server(_Section):
-    max_body_bytes: _Count | None = None
-    body_timeout_seconds: _Positive | None = None
+    max_body_bytes: _Count = 32 * 1024 * 1024
+    body_timeout_seconds: _Positive = 30.0
     log_format: Literal["text", "json"] = "text"
+
+
+class Settings(_General, _Server):
+    """What the rest of tether reads: general_settings and server, and what is derived."""
+
+    model_config = ConfigDict(extra="forbid")  # built in code: a misspelt field is an error
+    models: tuple[ModelRoute, ...] = (_EMBEDDED,)
+    redis_url: SecretStr | None = None  # set whenever Redis is configured, whatever the topology
+    redis: RedisTopology = RedisTopology()
+    cache: CacheSettings = CacheSettings()
+    metrics_multiprocess: bool = False  # MULTIPROC_ENV is set (several workers)
+    unknown_keys: tuple[str, ...] = ()
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.master_key is not None or bool(self.api_keys)
+
+    @property
+    def cache_backend(self) -> Literal["redis", "memory"]:
+        return "redis" if self.redis_url is not None else "memory"
+
+    @property
+    def log_json(self) -> bool:
+        return self.log_format == "json"
 
 
 class _File(_Section):
     model_list: Annotated[list[_Entry], Field(min_length=1)] | None = None
     router_settings: _Router = _Router()
     general_settings: _General = _General()
-    session_cache: _Cache = _Cache()
+    session_cache: CacheSettings = CacheSettings()
     server: _Server = _Server()
 
 
-# The keys tether reads, per section, every spelling (the docs test checks each is described).
-_KNOWN = {
-    section: {key for name in model.model_fields for key in model.spellings(name)}
-    for section, model in (
-        ("", _File),
-        ("model_list[]", _Entry),
-        ("params", _Params),
-        ("api_keys[]", _Key),
-        ("redis_node", _Node),
-        ("router_settings", _Router),
-        ("general_settings", _General),
-        ("session_cache", _Cache),
-        ("server", _Server),
-    )
-}
+def config_keys(section: type[_Section] = _File, path: str = "") -> dict[str, set[str]]:
+    """The keys tether reads, by section, in every spelling (docs/configuration.md has each)."""
+    keys = {path: {key for name in section.model_fields for key in section.spellings(name)}}
+    for name, field in section.model_fields.items():
+        for inner in _sections(field.annotation):
+            keys |= config_keys(inner, f"{path}.{section.spellings(name)[0]}".lstrip("."))
+    return keys
+
+
+def _sections(annotation: Any) -> Iterator[type[_Section]]:
+    """The section models in a field's type: `list[_Entry] | None` holds _Entry."""
+    if isinstance(annotation, type) and issubclass(annotation, _Section):
+        yield annotation
+    for arg in get_args(annotation):
+        yield from _sections(arg)
 
 
 class _Unset:
@@ -286,6 +288,7 @@ _REASONS = {
     "missing": "is required",
     "model_type": "must be a mapping",
     "list_type": "must be a list",
+    "tuple_type": "must be a list",
     "too_short": "must be a non-empty list",
     "string_type": "must be a string",
     "string_too_short": "must not be empty",
@@ -326,26 +329,22 @@ def load_settings(path: str | None, environ: Mapping[str, str]) -> Settings:
         file = _File.model_validate(_env_fallbacks(_resolve(raw, environ), environ))
     except ValidationError as exc:
         raise _error(exc.errors(include_url=False)[0]) from None
+    entries, general = file.model_list or [], file.general_settings
+    _unique([entry.model_name for entry in entries], "model_list[{}].model_name")
+    # A key's name owns its turns: it must be unique and not a built-in owner.
+    names = [key.name for key in general.api_keys]
+    _unique(names, "general_settings.api_keys[{}].name", reserved=RESERVED_OWNERS)
+    routes = tuple(ModelRoute(name=e.model_name, **_fields(e.params)) for e in entries)
     redis_url, redis = _redis(file.router_settings, environ)
-    general, server, cache = file.general_settings, file.server, file.session_cache
-    settings = _present(  # None: not given, the default above holds
-        models=_routes(file.model_list) if file.model_list else None,
-        database_url=general.database_url,
-        max_body_bytes=server.max_body_bytes,
-        body_timeout_seconds=server.body_timeout_seconds,
-    )
     return Settings(
+        **_fields(general),
+        **_fields(file.server),
+        models=routes or (_EMBEDDED,),
         redis_url=redis_url,
         redis=redis,
-        master_key=general.master_key,
-        api_keys=_api_keys(general.api_keys),
-        cache=CacheSettings(
-            **_present(**{name: getattr(cache, name) for name in _Cache.model_fields})
-        ),
-        log_json=server.log_format == "json",
+        cache=file.session_cache,
         metrics_multiprocess=bool(environ.get(MULTIPROC_ENV)),
         unknown_keys=tuple(_unknown(file, "")),
-        **settings,
     )
 
 
@@ -390,40 +389,27 @@ def _error(error: ErrorDetails) -> ConfigError:
     return ConfigError(key, template.format(given=given, **error.get("ctx", {})))
 
 
-def _present(**values: Any) -> dict[str, Any]:
-    return {name: value for name, value in values.items() if value is not None}
+def _fields(section: _Section) -> dict[str, Any]:
+    """A section's values by field name, without the keys tether does not read."""
+    return {name: getattr(section, name) for name in type(section).model_fields}
+
+
+def _unique(names: list[str], key: str, reserved: tuple[str, ...] = ()) -> None:
+    for i, name in enumerate(names):
+        if name in reserved or name in names[:i]:
+            reason = "is reserved" if name in reserved else "is listed twice"
+            raise ConfigError(key.format(i), f"'{name}' {reason}")
 
 
 def _unknown(value: object, path: str) -> Iterator[str]:
     """The keys tether does not read, by dotted path as the file spells them."""
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         for i, item in enumerate(value):
             yield from _unknown(item, f"{path}[{i}]")
     elif isinstance(value, _Section):
         yield from (f"{path}.{key}".lstrip(".") for key in value.model_extra or {})
         for name in type(value).model_fields:
             yield from _unknown(getattr(value, name), f"{path}.{value.spelled(name)}".lstrip("."))
-
-
-def _routes(entries: list[_Entry]) -> tuple[ModelRoute, ...]:
-    names = [entry.model_name for entry in entries]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise ConfigError(f"model_list[{i}].model_name", f"'{name}' is listed twice")
-    return tuple(entry.params.route(entry.model_name) for entry in entries)
-
-
-def _api_keys(entries: list[_Key]) -> tuple[ApiKey, ...]:
-    keys: list[ApiKey] = []
-    for i, entry in enumerate(entries):
-        if not entry.name or not entry.key:
-            raise ConfigError(f"general_settings.api_keys[{i}]", "needs both name and key")
-        # A key's name owns its turns: it must be unique and not a built-in owner.
-        if entry.name in RESERVED_OWNERS or any(key.name == entry.name for key in keys):
-            reason = f"'{entry.name}' is reserved or used twice"
-            raise ConfigError(f"general_settings.api_keys[{i}].name", reason)
-        keys.append(ApiKey(entry.name, entry.key))
-    return tuple(keys)
 
 
 def _redis(router: _Router, environ: Mapping[str, str]) -> tuple[SecretStr | None, RedisTopology]:
@@ -444,14 +430,15 @@ def _redis(router: _Router, environ: Mapping[str, str]) -> tuple[SecretStr | Non
                 f"router_settings.{both[1]}", f"give {both[0]} or {both[1]}, not both"
             )
     # Nodes take REDIS_PASSWORD too (a file's redis_host takes only the file's password).
-    password = router.redis_password or _secret(environ.get("REDIS_PASSWORD"))
+    env_password = environ.get("REDIS_PASSWORD")
+    password = router.redis_password or (SecretStr(env_password) if env_password else None)
     if sentinels := router.redis_sentinel_nodes:
         nodes = alone("redis_sentinel_nodes", *_SERVER, "redis_startup_nodes", "redis_cluster")
         if not (service := router.redis_sentinel_service_name):
             raise refuse("redis_sentinel_service_name", f"is required with {nodes}")
         secret = router.redis_sentinel_password
         topology = RedisTopology(
-            nodes=_nodes(sentinels), service_name=service, sentinel_password=secret
+            nodes=tuple(sentinels), service_name=service, sentinel_password=secret
         )
         return SecretStr(f"redis://{_auth(password)}{quote(service, safe='')}/0"), topology
     for name in ("redis_sentinel_service_name", "redis_sentinel_password"):
@@ -462,7 +449,7 @@ def _redis(router: _Router, environ: Mapping[str, str]) -> tuple[SecretStr | Non
         if router.redis_cluster is False:
             raise refuse("redis_cluster", f"cannot be false with {nodes}")
         first = _node_url(startup[0].host, startup[0].port, password)
-        return SecretStr(first), RedisTopology(cluster=True, nodes=_nodes(startup))
+        return SecretStr(first), RedisTopology(cluster=True, nodes=tuple(startup))
     url = router.redis_url
     if url is None and router.redis_host:
         url = SecretStr(_node_url(router.redis_host, router.redis_port, router.redis_password))
@@ -474,14 +461,6 @@ def _redis(router: _Router, environ: Mapping[str, str]) -> tuple[SecretStr | Non
         if urlsplit(url.get_secret_value()).path not in ("", "/", "/0"):
             raise refuse("redis_url", "a Redis Cluster has only database 0")
     return url, RedisTopology(cluster=bool(router.redis_cluster))
-
-
-def _nodes(nodes: list[_Node]) -> tuple[RedisNode, ...]:
-    return tuple(RedisNode(node.host, node.port) for node in nodes)
-
-
-def _secret(value: str | None) -> SecretStr | None:
-    return SecretStr(value) if value else None
 
 
 def _auth(password: SecretStr | None) -> str:

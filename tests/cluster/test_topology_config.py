@@ -50,7 +50,10 @@ def test_startup_nodes_make_a_cluster_in_either_spelling(tmp_path: Path, name: s
     nodes = [{"host": "10.0.0.1", "port": "7001"}, ["10.0.0.2", 7002]]  # LiteLLM: ports as text
     settings = load(tmp_path, {name: nodes, "redis_password": "p@ss"})
     assert settings.redis.kind == "cluster"
-    assert settings.redis.nodes == (RedisNode("10.0.0.1", 7001), RedisNode("10.0.0.2", 7002))
+    assert settings.redis.nodes == (
+        RedisNode(host="10.0.0.1", port=7001),
+        RedisNode(host="10.0.0.2", port=7002),
+    )
     assert url(settings) == "redis://:p%40ss@10.0.0.1:7001/0"
     assert "p@ss" not in repr(settings)
 
@@ -67,7 +70,7 @@ def test_sentinel_nodes_name_the_primary_through_its_service(tmp_path: Path, spe
     settings = load(tmp_path, router, {"REDIS_URL": "redis://ignored:1/0"})
     topology = settings.redis
     assert topology.kind == "sentinel"
-    assert topology.nodes == (RedisNode("s1", 26379), RedisNode("s2", 26380))
+    assert topology.nodes == (RedisNode(host="s1", port=26379), RedisNode(host="s2", port=26380))
     assert topology.service_name == "mymaster"
     assert topology.sentinel_password is not None
     assert topology.sentinel_password.get_secret_value() == "sentinel-secret"
