@@ -3,12 +3,14 @@
     TetherError                      (500 server_error)
     ├── InvalidRequest               (400 invalid_request_error)
     │   ├── PreviousResponseNotFound (400 previous_response_not_found)
-    │   └── ModelNotFound            (404 model_not_found)
+    │   ├── ModelNotFound            (404 model_not_found)
+    │   ├── MethodNotAllowed         (405 method_not_allowed)
+    │   ├── RequestTimeout           (408 request_timeout: a body too slow to arrive)
+    │   ├── PayloadTooLarge          (413 payload_too_large)
+    │   └── UnsupportedEncoding      (415 unsupported_content_encoding)
     ├── AuthenticationFailed         (401 authentication_error / invalid_api_key)
     ├── PermissionDenied             (403 permission_error)
     ├── NotFound                     (404 invalid_request_error / not_found)
-    ├── PayloadTooLarge              (413 invalid_request_error)
-    ├── RequestTimeout               (408 invalid_request_error: a body too slow to arrive)
     ├── UpstreamError                (502 upstream_error), or the upstream's own 4xx
     │   └── UpstreamTimeout          (504 upstream_error / timeout)
     ├── StorageUnavailable           (503 service_unavailable)
@@ -97,6 +99,18 @@ class PayloadTooLarge(InvalidRequest):
 class RequestTimeout(InvalidRequest):
     status = 408
     code = "request_timeout"
+
+
+class MethodNotAllowed(InvalidRequest):
+    status = 405
+    code = "method_not_allowed"
+
+
+class UnsupportedEncoding(InvalidRequest):
+    """A request body in a content coding tether cannot decode (RFC 9110: 415)."""
+
+    status = 415
+    code = "unsupported_content_encoding"
 
 
 class UpstreamError(TetherError):

@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from tether.api.errors import invalid_body
 from tether.deadline import deadline
-from tether.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
+from tether.errors import InvalidRequest, PayloadTooLarge, RequestTimeout, UnsupportedEncoding
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -69,12 +69,9 @@ def decoder_for(header: str | None) -> Decoder:
     unknown = [c for c in codings if c not in DECODERS]
     if unknown or len(codings) > 1:
         what = f"'{unknown[0]}' is" if unknown else f"'{header}' (more than one coding) is"
-        error = InvalidRequest(
-            f"Content-Encoding {what} not supported; supported: {', '.join(DECODERS)}.",
-            code="unsupported_content_encoding",
+        raise UnsupportedEncoding(
+            f"Content-Encoding {what} not supported; supported: {', '.join(DECODERS)}."
         )
-        error.status = 415  # Unsupported Media Type, as RFC 9110 says for a content coding
-        raise error
     return DECODERS[codings[0]]() if codings else _Identity()
 
 

@@ -15,7 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tether.api.schemas import ResponseCreate
-from tether.errors import InvalidRequest, NotFound, StorageUnavailable, TetherError
+from tether.errors import (
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    StorageUnavailable,
+    TetherError,
+)
 
 log = logging.getLogger("tether.api")
 
@@ -49,8 +55,7 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     """Routing misses (unknown path, wrong method) in the same error shape."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        error: TetherError = InvalidRequest("Method not allowed on this path.")
-        error.status = 405
+        error: TetherError = MethodNotAllowed("Method not allowed on this path.")
         _note(request, error)
         response = error_response(error)
         response.headers.update(exc.headers or {})  # `Allow` names the methods
