@@ -3,6 +3,7 @@ and the boundary where their errors become CacheUnavailable."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -23,7 +24,6 @@ from redis.exceptions import DataError, RedisClusterException, RedisError
 from redis.typing import EncodableT
 
 from tether.config import RedisTopology
-from tether.deadline import deadline
 from tether.state.ports import CacheUnavailable
 
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -39,28 +39,29 @@ _CLUSTER_MAX_CONNECTIONS = 2**31
 
 
 class Bounded:
-    """One deadline for a whole operation (None: the client's own socket timeouts),
-    with Redis and socket failures, a missed deadline among them, as CacheUnavailable.
+    """One timeout for a whole operation (None: the client's own socket timeouts), with
+    Redis and socket failures, a missed timeout among them, as CacheUnavailable.
 
-    A request's cache call is bounded once here rather than on every socket read: the
-    client times nothing itself, and a call cut short drops its connection.
+    A request's cache call is bounded once here rather than on every socket read
+    (redis-py arms a timer for each read and a task for each write): the client times
+    nothing itself, and a call cut short drops its connection.
     """
 
-    __slots__ = ("_deadline", "_operation", "_timeout")
+    __slots__ = ("_operation", "_timeout", "_timer")
 
     def __init__(self, operation: str, timeout: float | None) -> None:
         self._operation = operation
         self._timeout = timeout
-        self._deadline = deadline(timeout)
+        self._timer = asyncio.timeout(timeout)
 
     async def __aenter__(self) -> None:
-        await self._deadline.__aenter__()
+        await self._timer.__aenter__()
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            await self._deadline.__aexit__(kind, exc, tb)
+            await self._timer.__aexit__(kind, exc, tb)
         except TimeoutError:
             raise CacheUnavailable(
                 f"redis {self._operation} timed out after {self._timeout:g} s"
@@ -128,7 +129,8 @@ def _retry(patience: Patience) -> Retry:
 
 class _HiredisPacking:
     """Commands packed by hiredis (C), as redis-py's sync client does; its asyncio client
-    packs in Python, ~5 us a command. (TLS and Unix-socket URLs keep redis-py's own.)"""
+    packs in Python. Kept because `bench/ab.py` shows it pays (2-6% of a turn's CPU;
+    docs/architecture.md). TLS and Unix-socket URLs keep redis-py's own."""
 
     def pack_command(self, *args: EncodableT) -> list[bytes]:
         if isinstance(args[0], str):  # "CONFIG GET" and the like: one word an argument
