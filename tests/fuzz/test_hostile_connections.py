@@ -87,13 +87,13 @@ def test_a_body_that_stops_arriving_gets_a_408(tmp_path_factory: pytest.TempPath
     config = {"server": {"body_timeout_seconds": 0.5}}
     server = TetherServer(config, tmp_path_factory.mktemp("slow-body")).start()
     try:
-        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            sock.sendall(
-                b"POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-                b'content-length: 100\r\n\r\n{"model"'
-            )
-            reply = sock.recv(65536).decode(errors="replace")
-        assert reply.startswith("HTTP/1.1 408")
-        assert '"code":"request_timeout"' in reply
+        status, body = raw_exchange(  # the head and the body may come in two segments
+            server.port,
+            b"POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b'content-length: 100\r\n\r\n{"model"',
+            timeout=5,
+        )
+        assert status == 408
+        assert b'"code":"request_timeout"' in body
     finally:
         server.stop()
