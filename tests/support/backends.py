@@ -20,7 +20,7 @@ from .services import REDIS_URL
 TEST_CACHE = CacheSettings(
     ttl_seconds=60, max_responses_per_session=50, flush_interval_seconds=3600
 )
-# A Redis operation's deadline runs on the event loop's clock, and this process's loop
+# A Redis operation's timeout runs on the event loop's clock, and this process's loop
 # can stall (a full garbage collection of the whole test session's heap) past the
 # production 250 ms: a tripped breaker would turn these tests' turns into synchronous
 # writes. Tests about a hung Redis pass the production deadline themselves.
@@ -67,6 +67,7 @@ class Backend:
             claim_idle_seconds=claim_idle,
             drain_timeout_seconds=5,
             redis_timeout_seconds=redis_timeout,
+            redis_connect_timeout_seconds=redis_timeout,  # a connect waits on the same loop
         )
         return open_store_with(self.settings(**cache), options)
 
