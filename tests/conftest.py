@@ -25,6 +25,8 @@ from tests.cluster.servers import RedisClusterNodes
 from tests.support.redis_server import RedisServer
 from tests.support.services import DATABASE_URL, REDIS_URL
 
+pytest_plugins = ["tests.support.hangs"]
+
 
 @pytest.fixture(scope="session")
 async def shared_redis() -> AsyncIterator[Redis]:
