@@ -2,6 +2,7 @@
 
     python bench/micro.py
 
+- a bounded wait: tether's deadline() against asyncio.timeout (uvloop, 500 timers pending);
 - packing a Redis command: hiredis against redis-py's asyncio packer;
 - a record kept in memory: orjson's bytes as returned against a copy of their size;
 - one request through Starlette and tether's request log, against a bare ASGI callable.
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import tracemalloc
@@ -26,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tether.api.middleware import RequestLog
+from tether.deadline import deadline
 from tether.observability.metrics import Metrics
 
 ROUNDS = 100_000
@@ -33,6 +36,20 @@ ROUNDS = 100_000
 
 def row(label: str, seconds: float, rounds: int) -> None:
     print(f"  {label:<44} {seconds / rounds * 1e6:8.2f} us")
+
+
+async def waits() -> None:
+    print("a bounded wait (enter and leave, 0.25 s bound)")
+    loop = asyncio.get_running_loop()
+    pending = [loop.call_later(60 + i / 1000, print) for i in range(500)]
+    for label, bound in (("asyncio.timeout", asyncio.timeout), ("tether.deadline", deadline)):
+        started = time.perf_counter()
+        for _ in range(ROUNDS):
+            async with bound(0.25):
+                pass
+        row(label, time.perf_counter() - started, ROUNDS)
+    for handle in pending:
+        handle.cancel()
 
 
 def packing() -> None:
@@ -110,6 +127,7 @@ async def frameworks() -> None:
 
 
 async def main() -> None:
+    await waits()
     packing()
     kept_records()
     await frameworks()

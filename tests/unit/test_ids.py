@@ -1,4 +1,4 @@
-"""Identifiers: their shape, and that none repeats, in one process or across a fork."""
+"""Identifiers: their shape, and that none repeats, across buffer refills and forks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def test_response_ids_carry_their_session_and_validate() -> None:
     assert ids.session_of("resp_" + "g" * 64) is None
 
 
-def test_ids_never_repeat() -> None:
+def test_ids_never_repeat_across_many_buffer_refills() -> None:
+    # 4 KiB of entropy serves ~250 ids of 16 bytes: 20,000 ids span ~80 refills.
     made = [ids.new_response_id(ids.new_session_tag()) for _ in range(10_000)]
     made += [ids.new_item_id("msg_") for _ in range(10_000)]
     assert len(set(made)) == len(made)
@@ -23,7 +24,7 @@ def test_ids_never_repeat() -> None:
 
 
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
-    ids.new_item_id("msg_")
+    ids.new_item_id("msg_")  # the parent's buffer now holds unused bytes
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: its next ids, to the parent

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import zlib
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from tether.api.errors import invalid_body
+from tether.deadline import deadline
 from tether.errors import InvalidRequest, PayloadTooLarge, RequestTimeout, UnsupportedEncoding
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -28,7 +28,7 @@ async def read_limited(request: Request, limit: int, within: float) -> bytes:
     chunks: list[bytes] = []
     received = size = 0
     try:
-        async with asyncio.timeout(within):
+        async with deadline(within):
             async for chunk in request.stream():
                 received += len(chunk)
                 chunks.append(decoder.decode(chunk, limit - size))

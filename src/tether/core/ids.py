@@ -13,8 +13,33 @@ _HEX_RE = r"[0-9a-f]{32}"
 RESPONSE_ID_RE = re.compile(rf"^resp_({_HEX_RE})({_HEX_RE})$")
 
 
-def _random_hex(nbytes: int) -> str:
-    return os.urandom(nbytes).hex()  # what `secrets.token_hex` does
+class _Entropy:
+    """Bytes from os.urandom (what `secrets` uses), read 4 KiB at a time rather than one
+    system call an id. Kept because `bench/ab.py` shows it pays, with `deadline` (see
+    docs/architecture.md). Called from the event loop's thread only; a forked child starts
+    with a fresh buffer so it never repeats its parent's ids."""
+
+    __slots__ = ("_buffer", "_used")
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._used = 0
+
+    def hex(self, nbytes: int) -> str:
+        start = self._used
+        if start + nbytes > len(self._buffer):
+            self._buffer, start = os.urandom(self.SIZE), 0
+        self._used = start + nbytes
+        return self._buffer[start : start + nbytes].hex()
+
+    def reset(self) -> None:
+        self._buffer, self._used = b"", 0
+
+
+_entropy = _Entropy()
+os.register_at_fork(after_in_child=_entropy.reset)
+_random_hex = _entropy.hex
 
 
 def new_session_tag() -> str:

@@ -10,7 +10,7 @@ the Response object shows something other than null when it is not sent, an `Ech
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,31 +72,43 @@ class TurnSettings(BaseModel):
 
     def echoed(self) -> dict[str, Any]:
         """The fields as the Response object shows them: sent values, else their `Echo`."""
-        shown = {name: _plain(getattr(self, name)) for name in _ECHOED}
-        for name, default in _ECHO_DEFAULTS.items():
+        values = self.__dict__  # where pydantic keeps the fields: no per-field lookup
+        shown = {name: values[name] for name in _ECHOED}
+        for name in _HOLDING_MODELS:
+            shown[name] = _plain(shown[name])
+        for name, default in _ECHO_DEFAULTS:
             if shown[name] is None:
-                shown[name] = _fresh(default)  # each response owns its dicts
+                shown[name] = _fresh(default) if isinstance(default, dict) else default
         return shown
 
 
-_ECHOED = tuple(TurnSettings.model_fields)
-_ECHO_DEFAULTS = {
-    name: echo.default
-    for name, info in TurnSettings.model_fields.items()
-    for echo in info.metadata
-    if isinstance(echo, Echo)
-}
+def _holds_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_model(arg) for arg in get_args(annotation))
 
 
 def _plain(value: Any) -> Any:
-    """A field's value as JSON data (a field holds models, lists of them, or plain data)."""
+    """A model, or a list of them, as JSON data."""
     if isinstance(value, BaseModel):
         return value.model_dump()
-    if isinstance(value, list) and value and isinstance(value[0], BaseModel):
-        return [item.model_dump() for item in value]
+    if isinstance(value, list):
+        return [item.model_dump() if isinstance(item, BaseModel) else item for item in value]
     return value
 
 
 def _fresh(value: Any) -> Any:
     """A copy of a default made of dicts and plain values (deepcopy costs ten times more)."""
     return {k: _fresh(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+_ECHOED = tuple(TurnSettings.model_fields)
+_HOLDING_MODELS = tuple(
+    name for name, info in TurnSettings.model_fields.items() if _holds_model(info.annotation)
+)
+_ECHO_DEFAULTS = tuple(
+    (name, echo.default)
+    for name, info in TurnSettings.model_fields.items()
+    for echo in info.metadata
+    if isinstance(echo, Echo)
+)

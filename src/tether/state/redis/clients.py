@@ -3,7 +3,6 @@ and the boundary where their errors become CacheUnavailable."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from redis.exceptions import DataError, RedisClusterException, RedisError
 from redis.typing import EncodableT
 
 from tether.config import RedisTopology
+from tether.deadline import deadline
 from tether.state.ports import CacheUnavailable
 
 RedisClient: TypeAlias = Redis | RedisCluster
@@ -39,8 +39,8 @@ _CLUSTER_MAX_CONNECTIONS = 2**31
 
 
 class Bounded:
-    """One timeout for a whole operation (None: the client's own socket timeouts), with
-    Redis and socket failures, a missed timeout among them, as CacheUnavailable.
+    """One deadline for a whole operation (None: the client's own socket timeouts), with
+    Redis and socket failures, a missed deadline among them, as CacheUnavailable.
 
     A request's cache call is bounded once here rather than on every socket read
     (redis-py arms a timer for each read and a task for each write): the client times
@@ -52,7 +52,7 @@ class Bounded:
     def __init__(self, operation: str, timeout: float | None) -> None:
         self._operation = operation
         self._timeout = timeout
-        self._timer = asyncio.timeout(timeout)
+        self._timer = deadline(timeout)
 
     async def __aenter__(self) -> None:
         await self._timer.__aenter__()
