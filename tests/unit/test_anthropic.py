@@ -17,6 +17,7 @@ from tether.core.completion import (
     Usage,
 )
 from tether.core.items import normalize_input
+from tether.errors import InvalidRequest
 from tether.providers import anthropic
 from tether.providers.anthropic import DEFAULT_MAX_TOKENS, EventReader
 
@@ -250,6 +251,24 @@ def test_sampling_and_stream_flags() -> None:
     assert sent["top_p"] == 0.5
     assert sent["stream"] is True
     assert "stream" not in body()
+
+
+@pytest.mark.parametrize("name", ["presence_penalty", "frequency_penalty"])
+def test_a_non_zero_penalty_is_refused_naming_it(name: str) -> None:
+    penalty: dict[str, Any] = {name: 0.5}
+    with pytest.raises(InvalidRequest) as raised:
+        body(**penalty)
+
+    assert raised.value.status == 400
+    assert raised.value.param == name
+    assert name in raised.value.message
+
+
+def test_zero_penalties_are_accepted_and_not_sent() -> None:
+    sent = body(presence_penalty=0.0, frequency_penalty=0.0)
+
+    assert "presence_penalty" not in sent
+    assert "frequency_penalty" not in sent
 
 
 # --- completion() ---------------------------------------------------------------------

@@ -289,6 +289,21 @@ def test_zero_temperature_is_sent() -> None:
     assert body(temperature=0.0)["temperature"] == 0.0
 
 
+def test_penalties_pass_through_under_their_own_names() -> None:
+    sent = body(presence_penalty=0.5, frequency_penalty=-1.25, stream=True)
+
+    assert sent["presence_penalty"] == 0.5
+    assert sent["frequency_penalty"] == -1.25
+
+
+def test_zero_penalties_are_sent_and_unsent_ones_are_not() -> None:
+    sent = body(presence_penalty=0.0, frequency_penalty=0.0)
+
+    assert (sent["presence_penalty"], sent["frequency_penalty"]) == (0.0, 0.0)
+    assert "presence_penalty" not in body()
+    assert "frequency_penalty" not in body()
+
+
 def test_json_schema_text_format_becomes_response_format() -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
     text = {"format": {"type": "json_schema", "name": "count", "schema": schema, "strict": True}}

@@ -18,26 +18,9 @@ COMPLETED_AT = 1_700_000_003.9
 USAGE = Usage(input_tokens=11, output_tokens=7, cached_tokens=3, reasoning_tokens=2)
 STREAM_EVENT: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(ResponseStreamEvent)
 
-# Fields every client reads; the SDK marks some optional but OpenAI always sends them.
-COMMON_OPTIONAL = {
-    "completed_at",
-    "error",
-    "incomplete_details",
-    "instructions",
-    "max_output_tokens",
-    "parallel_tool_calls",
-    "previous_response_id",
-    "reasoning",
-    "store",
-    "temperature",
-    "text",
-    "tool_choice",
-    "tools",
-    "top_p",
-    "truncation",
-    "usage",
-    "metadata",
-}
+# Required by the Open Responses `ResponseResource` schema but not (yet) declared by the SDK.
+OPEN_RESPONSES_ONLY = {"store", "presence_penalty", "frequency_penalty"}
+RESPONSE_FIELDS = set(Response.model_fields) | OPEN_RESPONSES_ONLY
 
 
 def base(**settings: Any) -> dict[str, Any]:
@@ -63,12 +46,22 @@ def types(events: list[Event]) -> list[str]:
 # --- the Response object ----------------------------------------------------------------
 
 
-def test_skeleton_has_every_required_and_common_response_field() -> None:
-    required = {name for name, field in Response.model_fields.items() if field.is_required()}
+def test_skeleton_has_exactly_the_fields_of_the_sdks_response() -> None:
+    """A field a newer SDK adds fails here until the Response shows it too."""
+    response = base()
 
-    missing = (required | COMMON_OPTIONAL) - set(base())
+    assert set(response) == RESPONSE_FIELDS
+    Response.model_validate(response)
 
-    assert missing == set()
+
+def test_every_response_a_stream_shows_has_every_field() -> None:
+    events, final = run([TextDelta("hi")], StreamEnd("stop", USAGE))
+
+    shown = [event["response"] for event in events if "response" in event]
+    assert [set(response) for response in shown] == [RESPONSE_FIELDS] * 3
+    assert set(final) == RESPONSE_FIELDS
+    for response in shown:
+        Response.model_validate(response)
 
 
 def test_skeleton_echoes_this_turns_settings() -> None:
@@ -85,6 +78,11 @@ def test_skeleton_echoes_this_turns_settings() -> None:
         tool_choice="required",
         parallel_tool_calls=False,
         metadata={"k": "v"},
+        presence_penalty=0.5,
+        frequency_penalty=-0.5,
+        top_logprobs=0,
+        max_tool_calls=3,
+        prompt_cache_retention="24h",
     )
 
     assert response["id"] == RESPONSE_ID
@@ -102,6 +100,10 @@ def test_skeleton_echoes_this_turns_settings() -> None:
     assert response["tool_choice"] == "required"
     assert response["parallel_tool_calls"] is False
     assert response["metadata"] == {"k": "v"}
+    assert (response["presence_penalty"], response["frequency_penalty"]) == (0.5, -0.5)
+    assert response["top_logprobs"] == 0
+    assert response["max_tool_calls"] == 3
+    assert response["prompt_cache_retention"] == "24h"
 
 
 def test_skeleton_defaults_match_openai() -> None:
@@ -114,6 +116,12 @@ def test_skeleton_defaults_match_openai() -> None:
     assert response["text"] == {"format": {"type": "text"}, "verbosity": "medium"}
     assert response["metadata"] == {}
     assert response["store"] is True
+    assert (response["presence_penalty"], response["frequency_penalty"]) == (0.0, 0.0)
+    assert response["top_logprobs"] == 0
+    assert response["max_tool_calls"] is None
+    assert response["background"] is False
+    assert response["conversation"] is None
+    assert response["service_tier"] == "default"
     Response.model_validate(response)
 
 

@@ -11,21 +11,31 @@ from tether.core.settings import TurnSettings
 
 
 def skeleton(response_id: str, settings: TurnSettings, created_at: float) -> dict[str, Any]:
-    """The response as it stands before the model answers (`status: in_progress`)."""
+    """The response as it stands before the model answers (`status: in_progress`).
+
+    Every field of OpenAI's Response is present; what tether never produces is null.
+    """
     return {
         "id": response_id,
         "object": "response",
         "created_at": int(created_at),
         "status": "in_progress",
-        "background": False,
+        "background": False,  # `background: true` is refused
         "completed_at": None,
+        "conversation": None,  # `conversation` is refused
         "error": None,
         "incomplete_details": None,
-        "max_tool_calls": None,
         "output": [],
-        "prompt": None,
-        "top_logprobs": 0,
+        "prompt": None,  # `prompt` is refused
         "usage": None,
+        # OpenAI-only features: no provider of tether has them.
+        "access_programs": None,
+        "image": None,
+        "input_transformations": None,
+        "moderation": None,
+        "prompt_cache_diagnostics": None,
+        "prompt_cache_options": None,
+        "tool_usage": None,
         **settings.echoed(),
     }
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 # Unknown fields are ignored (SDKs add new ones often); known ones are strictly typed.
 _Lenient = ConfigDict(extra="ignore", strict=True)
@@ -42,7 +43,18 @@ class ToolChoiceFunction(BaseModel):
 
 
 ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
+ServiceTier = Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
 _TEXT_DEFAULT = {"format": {"type": "text"}, "verbosity": "medium"}
+_Penalty = Annotated[float | None, Field(ge=-2, le=2), Echo(0.0)]
+
+
+def _no_logprobs(value: int | None) -> int | None:
+    """No provider's log probabilities reach the Response yet: asking for them is refused."""
+    if value:
+        raise PydanticCustomError(
+            "not_served", "tether returns no log probabilities; send 0 or leave it out"
+        )
+    return value
 
 
 class TurnSettings(BaseModel):
@@ -55,7 +67,13 @@ class TurnSettings(BaseModel):
     store: bool = True
     temperature: Annotated[float | None, Field(ge=0, le=2), Echo(1.0)] = None
     top_p: Annotated[float | None, Field(ge=0, le=1), Echo(1.0)] = None
+    presence_penalty: _Penalty = None
+    frequency_penalty: _Penalty = None
+    top_logprobs: Annotated[
+        int | None, Field(ge=0, le=20), AfterValidator(_no_logprobs), Echo(0)
+    ] = None
     max_output_tokens: int | None = Field(default=None, ge=1)
+    max_tool_calls: int | None = Field(default=None, ge=1)  # built-in tools only: none here
     tools: list[FunctionTool] = Field(default_factory=list)
     tool_choice: ToolChoice = "auto"
     parallel_tool_calls: bool = True
@@ -66,9 +84,8 @@ class TurnSettings(BaseModel):
     user: str | None = None
     prompt_cache_key: str | None = Field(default=None, max_length=256)
     safety_identifier: str | None = Field(default=None, max_length=256)
-    service_tier: Annotated[
-        Literal["auto", "default", "flex", "scale", "priority"] | None, Echo("default")
-    ] = None
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    service_tier: Annotated[ServiceTier | None, Echo("default")] = None
 
     def echoed(self) -> dict[str, Any]:
         """The fields as the Response object shows them: sent values, else their `Echo`."""

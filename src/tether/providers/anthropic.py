@@ -20,7 +20,8 @@ from tether.core.completion import (
     Usage,
 )
 from tether.core.items import Item, text_of
-from tether.core.settings import FunctionTool, ToolChoice
+from tether.core.settings import FunctionTool, ToolChoice, TurnSettings
+from tether.errors import InvalidRequest
 from tether.providers.http import Dialect, HttpProvider, Timeouts, make_session
 
 DEFAULT_BASE = "https://api.anthropic.com"
@@ -43,6 +44,7 @@ _DATA_URL = re.compile(r"^data:(?P<type>[\w/+.-]+);base64,(?P<data>.*)$", re.DOT
 
 def request_body(req: CompletionRequest, *, stream: bool) -> dict[str, Any]:
     settings = req.settings
+    _refuse_penalties(settings)
     system, conversation = _split(req)
     body: dict[str, Any] = {
         "model": req.model,
@@ -61,6 +63,17 @@ def request_body(req: CompletionRequest, *, stream: bool) -> dict[str, Any]:
     if stream:
         body["stream"] = True
     return body
+
+
+def _refuse_penalties(settings: TurnSettings) -> None:
+    """Anthropic has no penalties: a non-zero one is refused rather than dropped (0 is a no-op)."""
+    for name in ("presence_penalty", "frequency_penalty"):
+        if getattr(settings, name):
+            raise InvalidRequest(
+                f"The '{name}' parameter is not supported by Anthropic models; "
+                "send 0 or leave it out.",
+                param=name,
+            )
 
 
 def _split(req: CompletionRequest) -> tuple[str, list[Message]]:

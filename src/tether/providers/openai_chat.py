@@ -42,6 +42,8 @@ def request_body(req: CompletionRequest, *, stream: bool) -> dict[str, Any]:
     optional = {
         "temperature": settings.temperature,
         "top_p": settings.top_p,
+        "presence_penalty": settings.presence_penalty,
+        "frequency_penalty": settings.frequency_penalty,
         "max_tokens": settings.max_output_tokens,
         "response_format": _response_format(settings.text),
     }
