@@ -56,3 +56,10 @@ lock: | $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Real clients (the Open Responses compliance suite, ...) against a tether started on a
+# free port with a fake model; installs them into .clients/. Not part of `make test`.
+# `make clients OPENRESPONSES_DIR=/path/to/openresponses`; see docs/clients.md.
+.PHONY: clients
+clients: $(VENV)/.installed
+	OPENRESPONSES_DIR="$(OPENRESPONSES_DIR)" $(BIN)/python scripts/clients/run.py
