@@ -90,6 +90,19 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise SystemExit(f"clients: {url} not ready after {START_TIMEOUT_SECONDS} s; see {log}")
 
 
+def wait_ready_tcp(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"clients: the fake model exited {proc.returncode}; see {log}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"clients: the fake model not listening after {START_TIMEOUT_SECONDS} s")
+
+
 def start_services(stack: ExitStack, run_dir: Path) -> str:
     """Start the fake model and tether; tether's /v1 base URL."""
     env = {k: v for k, v in os.environ.items() if k not in DEPLOYMENT_ENV}
@@ -108,22 +121,12 @@ def start_services(stack: ExitStack, run_dir: Path) -> str:
     tether_proc = stack.enter_context(process(serve, tether_log, env))
     base = f"http://127.0.0.1:{tether_port}"
     wait_ready(base + "/health/readiness", tether_proc, tether_log)
-    print(f"clients: tether on {base} (log {tether_log.relative_to(ROOT)}), "
-          f"model {MODEL} -> fake model on :{model_port}", flush=True)  # fmt: skip
+    print(
+        f"clients: tether on {base} (log {tether_log.relative_to(ROOT)}), "
+        f"model {MODEL} -> fake model on :{model_port}",
+        flush=True,
+    )
     return base + "/v1"
-
-
-def wait_ready_tcp(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"clients: the fake model exited {proc.returncode}; see {log}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"clients: the fake model not listening after {START_TIMEOUT_SECONDS} s")
 
 
 def run_client(name: str, env: dict[str, str]) -> Outcome:
@@ -146,6 +149,8 @@ def main() -> int:
     run_dir, results = SCRATCH / "run", SCRATCH / "results"
     run_dir.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
+    for old in results.iterdir():  # a skipped client must not leave an old result behind
+        old.unlink()
     with ExitStack() as stack:
         base_url = start_services(stack, run_dir)
         env = {
