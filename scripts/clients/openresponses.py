@@ -29,7 +29,7 @@ HOW_TO_GET = """\
 To run the Open Responses compliance suite, check it out and name the checkout:
   git clone https://github.com/openresponses/openresponses /tmp/openresponses
   make clients OPENRESPONSES_DIR=/tmp/openresponses
-skipped: no OPENRESPONSES_DIR given"""
+no OPENRESPONSES_DIR given: how to get the suite is above"""
 
 
 def zod_version(checkout: Path) -> str:
