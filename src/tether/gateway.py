@@ -11,14 +11,15 @@ from typing import Any
 
 from tether.core import ids
 from tether.core.caller import Caller
-from tether.core.completion import CompletionRequest, Delta, StreamEnd
+from tether.core.completion import CompletionRequest, Delta, StreamEnd, Usage
+from tether.core.connection import ConnectionMemory
 from tether.core.history import assemble, check_tool_outputs
 from tether.core.items import Item
 from tether.core.records import Turn
 from tether.core.response import finished, output_items, skeleton
 from tether.core.settings import TurnSettings
 from tether.core.stream import Event, ResponseStream
-from tether.errors import TetherError, UpstreamError
+from tether.errors import PreviousResponseNotFound, TetherError, UpstreamError
 from tether.observability.latency import StateLatencies
 from tether.providers.port import Provider
 from tether.providers.registry import ProviderRegistry
@@ -36,6 +37,14 @@ class TurnTiming:
     chain_turns: int = 0
 
 
+@dataclass(slots=True)
+class TurnOutcome:
+    """How a turn ended, for a transport that needs more than its events (WebSocket)."""
+
+    turn: Turn | None = None  # the finished turn, whether stored or not
+    error: TetherError | None = None  # what failed the stream, if anything
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedTurn:
     """Everything known before the model is called."""
@@ -50,6 +59,8 @@ class PreparedTurn:
     store: bool
     provider: Provider
     timing: TurnTiming
+    chain: list[Turn]
+    outcome: TurnOutcome
 
 
 class Gateway:
@@ -59,15 +70,20 @@ class Gateway:
         self.latencies = StateLatencies()
 
     async def prepare(
-        self, settings: TurnSettings, input_items: list[Item], caller: Caller
+        self,
+        settings: TurnSettings,
+        input_items: list[Item],
+        caller: Caller,
+        memory: ConnectionMemory | None = None,
     ) -> PreparedTurn:
-        """The turn's chain, history and model call; `input_items` are normalized."""
+        """The turn's chain, history and model call; `input_items` are normalized.
+
+        `memory` is a WebSocket connection's own: what it holds needs no store lookup.
+        """
         route, provider = self.registry.get(settings.model)
         chain: list[Turn] = []
         if settings.previous_response_id is not None:
-            started = time.perf_counter()
-            chain = await self.store.load_chain(settings.previous_response_id, caller.scope)
-            self.latencies.chain_lookup.add(time.perf_counter() - started)
+            chain = await self._chain(settings.previous_response_id, caller, memory)
         history = assemble(chain, input_items)
         check_tool_outputs(history, len(history) - len(input_items))
         session = chain[-1].session if chain else _new_session(settings, caller)
@@ -83,7 +99,25 @@ class Gateway:
             store=settings.store,
             provider=provider,
             timing=TurnTiming(chain_turns=len(chain)),
+            chain=chain,
+            outcome=TurnOutcome(),
         )
+
+    async def _chain(
+        self, previous_id: str, caller: Caller, memory: ConnectionMemory | None
+    ) -> list[Turn]:
+        resolved = memory.resolve(previous_id) if memory is not None else None
+        if resolved is not None and resolved.missing is None:
+            return resolved.known
+        missing = resolved.missing if resolved is not None else previous_id
+        assert missing is not None
+        started = time.perf_counter()
+        try:
+            head = await self.store.load_chain(missing, caller.scope)
+        except PreviousResponseNotFound:
+            raise PreviousResponseNotFound(previous_id) from None  # the id the client sent
+        self.latencies.chain_lookup.add(time.perf_counter() - started)
+        return head + resolved.known if resolved is not None else head
 
     async def create(self, turn: PreparedTurn) -> dict[str, Any]:
         started = time.perf_counter()
@@ -93,6 +127,15 @@ class Gateway:
         final = finished(turn.base, output, completion.finish, completion.usage, time.time())
         await self._record(turn, final)
         return final
+
+    async def warm(self, turn: PreparedTurn) -> list[Event]:
+        """`generate: false`: the turn is recorded with no output and no model call, so
+        its id can be continued with its instructions, tools and input in place."""
+        stream = ResponseStream(turn.base)
+        events = stream.start()
+        final = finished(turn.base, [], "stop", Usage(), time.time())
+        await self._record(turn, final)
+        return [*events, stream.completed(final)]
 
     async def stream(self, turn: PreparedTurn) -> AsyncGenerator[list[Event]]:
         """Events in batches, each batch one write: the deltas that arrived together.
@@ -129,9 +172,11 @@ class Gateway:
                 deltas = await anext(batches)
         except TetherError as exc:
             log.warning("stream %s failed: %s", turn.response_id, exc.message)
+            turn.outcome.error = exc
             yield events + stream.fail(exc.code or exc.type, exc.message)
         except StopAsyncIteration:
             error = UpstreamError("Upstream ended the stream early.", code="upstream_stream_cut")
+            turn.outcome.error = error
             yield events + stream.fail(error.code or "", error.message)
         except (GeneratorExit, asyncio.CancelledError):
             log.info("client left stream %s; upstream request cancelled", turn.response_id)
@@ -140,20 +185,20 @@ class Gateway:
             await _close(batches)
 
     async def _record(self, turn: PreparedTurn, final: dict[str, Any]) -> None:
+        record = Turn(
+            id=turn.response_id,
+            session=turn.session,
+            parent_id=turn.parent_id,
+            owner=turn.caller.owner,
+            created_at=float(turn.base["created_at"]),
+            input_items=turn.input_items,
+            response=final,
+        )
+        turn.outcome.turn = record
         if not turn.store:
             return
         started = time.perf_counter()
-        await self.store.record(
-            Turn(
-                id=turn.response_id,
-                session=turn.session,
-                parent_id=turn.parent_id,
-                owner=turn.caller.owner,
-                created_at=float(turn.base["created_at"]),
-                input_items=turn.input_items,
-                response=final,
-            )
-        )
+        await self.store.record(record)
         self.latencies.record.add(time.perf_counter() - started)
 
 

@@ -6,10 +6,12 @@ import logging
 import time
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tether.api.routes import label
 from tether.core.ids import new_request_id
+from tether.errors import NotFound
 from tether.observability.metrics import Metrics
 
 log = logging.getLogger("tether.access")
@@ -23,6 +25,9 @@ class RequestLog:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, _refusing_unknown_paths(scope, send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -68,6 +73,27 @@ class RequestLog:
             fields["code"] = state.get("error_code")
             fields["param"] = _escaped(state.get("error_param"))
         log.info("%s %s %d", scope["method"], scope["path"], status, extra=fields)
+
+
+def _refusing_unknown_paths(scope: Scope, send: Send) -> Send:
+    """A WebSocket upgrade on a path with no WebSocket endpoint is refused with a 404 in
+    OpenAI's error shape, where the router would close it bare (a 403 to the client)."""
+    accepted = False
+
+    async def send_or_refuse(message: Message) -> None:
+        nonlocal accepted
+        kind = message["type"]
+        accepted = accepted or kind == "websocket.accept"
+        denial = "websocket.http.response" in scope.get("extensions", {})
+        if kind == "websocket.close" and not accepted and "route" not in scope and denial:
+            body = orjson.dumps(NotFound("No WebSocket endpoint at this path.").body())
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+            return
+        await send(message)
+
+    return send_or_refuse
 
 
 def _escaped(param: str | None) -> str | None:

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from tether.api import meta, openapi, responses
+from tether.api import meta, openapi, responses, websocket
 from tether.api.schemas import InputItemsQuery, ResponseCreate
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -92,13 +92,20 @@ class ResponseIdConvertor(Convertor[str]):
         return value
 
 
-def starlette_routes() -> list[Route]:
+# WebSocket endpoints (an upgrade on any other path is refused with a 404: api.middleware).
+WEBSOCKETS = (("/responses", websocket.responses_socket, "responses.websocket"),)
+
+
+def starlette_routes() -> list[BaseRoute]:
     register_url_convertor("response_id", ResponseIdConvertor())
-    return [
+    routes: list[BaseRoute] = [
         Route(path, e.handler, methods=[e.method], name=e.name)
         for e in ENDPOINTS
         for path in e.paths
     ]
+    for path, handler, name in WEBSOCKETS:  # OpenAI's path: under /v1 and without it
+        routes += [WebSocketRoute(p, handler, name=name) for p in (f"/v1{path}", path)]
+    return routes
 
 
 def label(route: object) -> str:

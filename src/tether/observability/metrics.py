@@ -72,6 +72,23 @@ class Metrics:
         self.ttft_seconds = Histogram(
             "tether_time_to_first_token_seconds", "Streaming", ["model"], buckets=_SLOW, registry=r
         )
+        self.ws_open = Gauge(
+            "tether_websocket_connections",
+            "WebSocket connections open",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.ws_turns = Counter(
+            "tether_websocket_turns_total", "WebSocket turns", ["model", "status"], registry=r
+        )
+        self.ws_errors = Counter(
+            "tether_websocket_errors_total", "WebSocket error frames", ["code"], registry=r
+        )
+        self.ws_forgotten = Counter(
+            "tether_websocket_forgotten_total",
+            "store:false responses a connection forgot (its memory bound)",
+            registry=r,
+        )
         self._counters = [
             (Counter(name, doc, registry=r), read) for name, doc, read in STORE_COUNTERS
         ]
@@ -100,6 +117,22 @@ class Metrics:
         """One turn's split: tether's own time, and the upstream's (to the first token)."""
         self._child(self.overhead_seconds, "responses").observe(overhead)
         self._child(self.ttft_seconds if stream else self.upstream_seconds, model).observe(upstream)
+
+    def websocket_opened(self) -> None:
+        self.ws_open.inc()
+
+    def websocket_closed(self) -> None:
+        self.ws_open.dec()
+
+    def websocket_turn(self, model: str, status: int) -> None:
+        self._child(self.ws_turns, model, str(status)).inc()
+
+    def websocket_error(self, code: str) -> None:
+        self._child(self.ws_errors, code).inc()
+
+    def websocket_forgot(self, turns: int) -> None:
+        if turns:
+            self.ws_forgotten.inc(turns)
 
     def mirror(self, stats: StoreStats) -> None:
         """Bring the Prometheus values up to the store's counters (called periodically)."""
