@@ -3,6 +3,7 @@ against two real tether processes sharing Redis and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from openai.resources.responses.responses import ResponsesConnection
 from tests.e2e.conftest import model_list
 from tests.fakes.upstream import FakeUpstream
 from tests.support.server import TetherServer
+from tether.core.connection import MAX_TURNS
 
 MASTER = "sk-ws-master"
 TERMINAL = {"response.completed", "response.incomplete", "response.failed", "error"}
@@ -311,3 +313,59 @@ def test_a_turn_is_logged_and_counted(server: TetherServer, client: OpenAI) -> N
     assert "tether_websocket_connections" in metrics
     log = Path(server.log_path).read_text()
     assert "WS /v1/responses response.create 200" in log
+
+
+def test_past_its_bound_a_connection_forgets_its_oldest_store_false_response(
+    client: OpenAI, server: TetherServer
+) -> None:
+    with client.responses.connect() as conn:
+        ids = [
+            completed(conn, model="echo", input=f"n{n}", store=False).id
+            for n in range(MAX_TURNS + 1)
+        ]
+        _not_found(conn, ids[0])
+        assert completed(conn, model="echo", input="on", previous_response_id=ids[1]).id
+    forgotten = [
+        line
+        for line in httpx.get(f"{server.url}/metrics").text.splitlines()
+        if line.startswith("tether_websocket_forgotten_total ")
+    ]
+    assert forgotten
+    assert float(forgotten[0].split()[1]) >= 1
+
+
+def test_a_client_that_vanishes_cancels_its_upstream_call(server: TetherServer) -> None:
+    words = " ".join(f"w{i}" for i in range(100))  # ~15 s of upstream stream if not cancelled
+    with client_of(server).responses.connect() as conn:
+        conn.response.create(model="slow", input=words)
+        created = conn.recv()
+        assert created.type == "response.created"
+        while conn.recv().type != "response.output_text.delta":
+            pass
+    response_id = created.response.id
+    deadline = time.monotonic() + 5
+    expected = f"client left stream {response_id}; upstream request cancelled"
+    while expected not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert expected in server.log()
+
+
+def test_upstream_failures_are_error_frames(client: OpenAI, upstream: FakeUpstream) -> None:
+    with client.responses.connect() as conn:
+        first = completed(conn, model="chat", input="base", store=False)
+        upstream.fail_with_status(500)  # at once: one error frame, nothing before it
+        failed = error_of(conn, model="chat", input="more", previous_response_id=first.id)
+        assert failed.status == 502
+        assert failed.sequence_number is None
+        _not_found(conn, first.id)  # a failed continuation forgets its parent
+        upstream.cut_stream_after(3)  # mid-stream: an error frame numbered, then failed
+        events = turn(conn, model="chat", input="one two three four five six seven")
+        if events[-1].type == "error":
+            events += rest_of_turn(conn)
+        error, last = events[-2], events[-1]
+        assert error.type == "error"
+        assert error.sequence_number == len(events) - 2
+        assert error.status == 502
+        assert error.error.code
+        assert last.type == "response.failed"
+        assert completed(conn, model="chat", input="fine").output_text == "reply to: fine"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 import orjson
@@ -162,25 +163,24 @@ class Connection:
 
     async def _turn(self, data: dict[str, Any], started: float) -> None:
         previous = data.get("previous_response_id")
+        previous = previous if isinstance(previous, str) else None
         model: str | None = None
+        gateway = self.resources.gateway
         try:
             req = self._request(data)
             model = req.model
-            turn = await self.resources.gateway.prepare(
-                req, _input_items(req), self.caller, self.memory
-            )
+            turn = await gateway.prepare(req, _input_items(req), self.caller, self.memory)
+            # Awaits the first upstream deltas: an upstream that fails at once is one
+            # error frame, with no response.created before it (as HTTP's plain error).
+            batches = await gateway.stream(turn) if req.generate else None
         except TetherError as exc:
-            if isinstance(previous, str):
-                self.memory.evict(previous)  # a failed continuation forgets its parent
-            self.busy = False
+            self._settle(None, previous)
             await self._refuse(exc, started, model)
             return
         try:
-            status = await self._run(turn, req, started)
+            status = await self._run(turn, req.model, batches, previous, started)
         finally:
             self.busy = False
-        if status != 200 and isinstance(previous, str):
-            self.memory.evict(previous)
         self._log(started, status, req.model, turn, None)
 
     def _request(self, data: dict[str, Any]) -> WebSocketCreate:
@@ -198,34 +198,45 @@ class Connection:
             raise InvalidRequest(f"The '{refused}' parameter is not supported yet.", param=refused)
         return req
 
-    async def _run(self, turn: PreparedTurn, req: WebSocketCreate, started: float) -> int:
+    async def _run(
+        self,
+        turn: PreparedTurn,
+        model: str,
+        batches: AsyncGenerator[list[dict[str, Any]]] | None,
+        previous: str | None,
+        started: float,
+    ) -> int:
         """Streams the turn's events; returns its status for the log (200, or the error's)."""
-        gateway = self.resources.gateway
-        if not req.generate:
-            events = await gateway.warm(turn)
-            self._settle(turn)
+        if batches is None:  # generate: false
+            events = await self.resources.gateway.warm(turn)
+            self._settle(turn, previous)
             await self._send(events)
             return 200
-        batches = await gateway.stream(turn)
-        self._timed(turn, req.model, started)
+        self._timed(turn, model, started)
         try:
             async for batch in batches:
                 if batch and batch[-1]["type"] in TERMINAL:
-                    self._settle(turn)
+                    self._settle(turn, previous)
                 await self._send(batch, turn)
         finally:
             await batches.aclose()
         error = turn.outcome.error
         return 200 if error is None else error.status
 
-    def _settle(self, turn: PreparedTurn) -> None:
-        """Before the terminal frame goes out: the client may continue as soon as it has
-        it, so the connection must already be free and remember the turn."""
+    def _settle(self, turn: PreparedTurn | None, previous: str | None) -> None:
+        """Before the terminal frame goes out: the client may send its next request as
+        soon as it has it, so the connection must already be free, remember the turn,
+        or have forgotten the parent of a continuation that failed (OpenAI's rule)."""
         self.busy = False
-        if turn.outcome.turn is not None:
-            self.memory.remember(turn.chain, turn.outcome.turn, stored=turn.store)
-            self.resources.metrics.websocket_forgot(self.memory.forgotten)
-            self.memory.forgotten = 0
+        finished = turn.outcome.turn if turn is not None else None
+        if finished is None:
+            if previous is not None:
+                self.memory.evict(previous)
+            return
+        assert turn is not None
+        self.memory.remember(turn.chain, finished, stored=turn.store)
+        self.resources.metrics.websocket_forgot(self.memory.forgotten)
+        self.memory.forgotten = 0
 
     async def _send(self, events: list[dict[str, Any]], turn: PreparedTurn | None = None) -> None:
         for event in events:
