@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
@@ -163,20 +163,28 @@ class RedisNode(_Section):
         return data
 
 
+CertReqs = Literal["required", "optional", "none"]  # how much of a server's certificate is checked
+
+
 class RedisTopology(BaseModel):
     """How `Settings.redis_url` is reached: one server, a Cluster, or a Sentinel-watched primary.
 
     Standalone: the URL is the server. Cluster: the URL is one node, and `nodes` are
     more startup nodes. Sentinel: `nodes` are the sentinels that name the primary of
-    `service_name`; the URL carries only the primary's password and database (its host
-    is the service name, as redis-rb writes it).
+    `service_name`; the URL carries only the primary's user, password and database (its
+    host is the service name, as redis-rb writes it). In every topology the URL's scheme
+    says whether each node (and each sentinel) is reached over TLS: `rediss://`; its user
+    and password are every data node's.
     """
 
     model_config = ConfigDict(frozen=True)
     cluster: bool = False
     nodes: tuple[RedisNode, ...] = ()
     service_name: str | None = None  # set: Sentinel mode
-    sentinel_password: SecretStr | None = None  # AUTH for the sentinels themselves
+    sentinel_username: str | None = None  # AUTH for the sentinels themselves
+    sentinel_password: SecretStr | None = None
+    ssl_ca_certs: str | None = None  # TLS: the CA file to trust; None: the system's
+    ssl_cert_reqs: CertReqs = "required"
 
     @property
     def kind(self) -> Literal["standalone", "cluster", "sentinel"]:
@@ -190,11 +198,16 @@ class _Router(_Spelled):
     redis_url: SecretStr | None = None
     redis_host: str | None = None
     redis_port: _Port = 6379
+    redis_username: str | None = _either("redis_username", "username")
     redis_password: SecretStr | None = None
+    redis_ssl: bool | None = _either("redis_ssl", "ssl")
+    redis_ssl_ca_certs: str | None = _either("redis_ssl_ca_certs", "ssl_ca_certs")
+    redis_ssl_cert_reqs: CertReqs | None = _either("redis_ssl_cert_reqs", "ssl_cert_reqs")
     redis_cluster: bool | None = None
     redis_startup_nodes: _Nodes | None = _either("redis_startup_nodes", "startup_nodes")
     redis_sentinel_nodes: _Nodes | None = _either("redis_sentinel_nodes", "sentinel_nodes")
     redis_sentinel_service_name: str | None = _either("redis_sentinel_service_name", "service_name")
+    redis_sentinel_username: str | None = _either("redis_sentinel_username", "sentinel_username")
     redis_sentinel_password: SecretStr | None = _either(
         "redis_sentinel_password", "sentinel_password"
     )
@@ -205,6 +218,30 @@ class _Router(_Spelled):
         if not url.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis:// or rediss://")
         return url
+
+    @field_validator("redis_username", "redis_sentinel_username")
+    @classmethod
+    def _user(cls, name: str) -> str:
+        if any(char.isspace() for char in name):
+            raise ValueError("must not contain spaces (a Redis ACL user name cannot)")
+        return name
+
+    @field_validator("redis_ssl_ca_certs")
+    @classmethod
+    def _readable(cls, path: str) -> str:
+        try:
+            Path(path).open("rb").close()  # read at the first connection: fail at start-up
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        return path
+
+    @field_validator("redis_ssl_cert_reqs", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value  # "None", "REQUIRED"
+
+    def refuse(self, name: str, reason: str) -> ConfigError:
+        return ConfigError(f"router_settings.{self.spelled(name)}", reason)
 
 
 class _General(_Section):
@@ -301,6 +338,7 @@ _REASONS = {
     "literal_error": "must be {expected}, got {given!r}",
 }
 _SERVER = ("redis_url", "redis_host")  # the keys that name one Redis server
+_SENTINEL = ("redis_sentinel_service_name", "redis_sentinel_username", "redis_sentinel_password")
 # Variables that stand in for keys the file leaves out; REDIS_* only when it names no server.
 _ENV_FALLBACKS = {
     "general_settings": {"master_key": "TETHER_MASTER_KEY", "database_url": "DATABASE_URL"},
@@ -415,13 +453,10 @@ def _unknown(value: object, path: str) -> Iterator[str]:
 def _redis(router: _Router, environ: Mapping[str, str]) -> tuple[SecretStr | None, RedisTopology]:
     """The Redis URL (None: no Redis) and how it is reached: one server, Cluster, Sentinel."""
 
-    def refuse(name: str, reason: str) -> ConfigError:
-        return ConfigError(f"router_settings.{router.spelled(name)}", reason)
-
     def alone(nodes: str, *others: str) -> str:
         for other in others:
             if getattr(router, other):  # redis_cluster: false is no conflict
-                raise refuse(other, f"cannot be combined with {router.spelled(nodes)}")
+                raise router.refuse(other, f"cannot be combined with {router.spelled(nodes)}")
         return router.spelled(nodes)
 
     for name in _Router.model_fields:
@@ -432,41 +467,87 @@ def _redis(router: _Router, environ: Mapping[str, str]) -> tuple[SecretStr | Non
     # Nodes take REDIS_PASSWORD too (a file's redis_host takes only the file's password).
     env_password = environ.get("REDIS_PASSWORD")
     password = router.redis_password or (SecretStr(env_password) if env_password else None)
+    scheme, user = _scheme(router), router.redis_username
+    given = {"ssl_ca_certs": router.redis_ssl_ca_certs, "ssl_cert_reqs": router.redis_ssl_cert_reqs}
+    tls = {key: value for key, value in given.items() if value is not None}  # else defaults
     if sentinels := router.redis_sentinel_nodes:
         nodes = alone("redis_sentinel_nodes", *_SERVER, "redis_startup_nodes", "redis_cluster")
         if not (service := router.redis_sentinel_service_name):
-            raise refuse("redis_sentinel_service_name", f"is required with {nodes}")
-        secret = router.redis_sentinel_password
+            raise router.refuse("redis_sentinel_service_name", f"is required with {nodes}")
         topology = RedisTopology(
-            nodes=tuple(sentinels), service_name=service, sentinel_password=secret
+            nodes=tuple(sentinels),
+            service_name=service,
+            sentinel_username=router.redis_sentinel_username,
+            sentinel_password=router.redis_sentinel_password,
+            **tls,
         )
-        return SecretStr(f"redis://{_auth(password)}{quote(service, safe='')}/0"), topology
-    for name in ("redis_sentinel_service_name", "redis_sentinel_password"):
+        return SecretStr(f"{scheme}://{_auth(user, password)}{quote(service, safe='')}/0"), topology
+    for name in _SENTINEL:
         if getattr(router, name) is not None:
-            raise refuse(name, "needs redis_sentinel_nodes")
+            raise router.refuse(name, "needs redis_sentinel_nodes")
     if startup := router.redis_startup_nodes:
         nodes = alone("redis_startup_nodes", *_SERVER)
         if router.redis_cluster is False:
-            raise refuse("redis_cluster", f"cannot be false with {nodes}")
-        first = _node_url(startup[0].host, startup[0].port, password)
-        return SecretStr(first), RedisTopology(cluster=True, nodes=tuple(startup))
-    url = router.redis_url
-    if url is None and router.redis_host:
-        url = SecretStr(_node_url(router.redis_host, router.redis_port, router.redis_password))
+            raise router.refuse("redis_cluster", f"cannot be false with {nodes}")
+        first = _node_url(scheme, startup[0], user, password)
+        return SecretStr(first), RedisTopology(cluster=True, nodes=tuple(startup), **tls)
+    return _one_url(router, scheme), RedisTopology(cluster=bool(router.redis_cluster), **tls)
+
+
+def _one_url(router: _Router, scheme: str) -> SecretStr | None:
+    """redis_url or redis_host: one server, or a Cluster entered through one node."""
+    url, user = router.redis_url, router.redis_username
+    if url is not None:
+        url = _with_user(url, scheme, user, router)
+    elif router.redis_host:
+        host = RedisNode(host=router.redis_host, port=router.redis_port)
+        url = SecretStr(_node_url(scheme, host, user, router.redis_password))
+    for name in ("redis_username", "redis_ssl"):
+        if url is None and getattr(router, name):
+            raise router.refuse(name, "needs redis_url, redis_host, startup or sentinel nodes")
     if router.redis_cluster:
         if url is None:
-            raise refuse("redis_cluster", "needs redis_url or redis_host")
+            raise router.refuse("redis_cluster", "needs redis_url or redis_host")
         if url.get_secret_value().startswith("unix://"):
-            raise refuse("redis_url", "a Redis Cluster is reached over TCP")
+            raise router.refuse("redis_url", "a Redis Cluster is reached over TCP")
         if urlsplit(url.get_secret_value()).path not in ("", "/", "/0"):
-            raise refuse("redis_url", "a Redis Cluster has only database 0")
-    return url, RedisTopology(cluster=bool(router.redis_cluster))
+            raise router.refuse("redis_url", "a Redis Cluster has only database 0")
+    return url
 
 
-def _auth(password: SecretStr | None) -> str:
-    return f":{quote(password.get_secret_value(), safe='')}@" if password else ""
+def _scheme(router: _Router) -> Literal["redis", "rediss"]:
+    """rediss (TLS to every node and sentinel): redis_ssl, or a rediss:// redis_url."""
+    given = router.redis_url.get_secret_value() if router.redis_url else ""
+    if router.redis_ssl is False and given.startswith("rediss://"):
+        raise router.refuse("redis_ssl", "cannot be false with a rediss:// redis_url")
+    if router.redis_ssl and given.startswith("unix://"):
+        raise router.refuse("redis_ssl", "a unix:// redis_url has no TLS")
+    tls = bool(router.redis_ssl) or given.startswith("rediss://")
+    for name in ("redis_ssl_ca_certs", "redis_ssl_cert_reqs"):
+        if getattr(router, name) is not None and not tls:
+            ssl = router.spelled("redis_ssl")
+            raise router.refuse(name, f"needs {ssl}: true (or a rediss:// redis_url)")
+    return "rediss" if tls else "redis"
 
 
-def _node_url(host: str, port: int, password: SecretStr | None) -> str:
-    host = f"[{host}]" if ":" in host else host  # an IPv6 address
-    return f"redis://{_auth(password)}{host}:{port}/0"
+def _with_user(url: SecretStr, scheme: str, user: str | None, router: _Router) -> SecretStr:
+    """redis_url with redis_ssl's scheme and redis_username's user, where they are given."""
+    parts = urlsplit(url.get_secret_value())
+    userinfo, _, address = parts.netloc.rpartition("@")
+    if user and userinfo.partition(":")[0]:
+        raise router.refuse("redis_username", "redis_url names a user already")
+    rescheme = scheme if parts.scheme == "redis" else parts.scheme  # rediss:// stays
+    if not user and rescheme == parts.scheme:
+        return url  # as given (a unix:// URL would not survive the round trip)
+    netloc = f"{quote(user, safe='')}{userinfo}@{address}" if user else parts.netloc
+    return SecretStr(urlunsplit(parts._replace(scheme=rescheme, netloc=netloc)))
+
+
+def _auth(user: str | None, password: SecretStr | None) -> str:
+    secret = f":{quote(password.get_secret_value(), safe='')}" if password else ""
+    return f"{quote(user or '', safe='')}{secret}@" if user or secret else ""
+
+
+def _node_url(scheme: str, node: RedisNode, user: str | None, password: SecretStr | None) -> str:
+    host = f"[{node.host}]" if ":" in node.host else node.host  # an IPv6 address
+    return f"{scheme}://{_auth(user, password)}{host}:{node.port}/0"

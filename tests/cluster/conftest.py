@@ -2,8 +2,11 @@
 
 The Cluster (3 primaries, 3 replicas; `redis_cluster` in tests/conftest.py, which the
 contract suites in tests/contracts run on too) starts once per session; tests keep
-apart by key prefix. The Sentinel group starts per test, since a test may fail it over.
+apart by key prefix. The Sentinel group starts per test, since a test may fail it over;
+a test locks it with `@pytest.mark.parametrize("sentinel_group", [{"acl": True}],
+indirect=True)` (SentinelGroup's options; "tls": True for the session's certificates).
 PostgreSQL is the shared test server (TETHER_TEST_DATABASE_URL), a new database per test.
+`certificates`: a throw-away CA and a certificate for 127.0.0.1, once per session.
 """
 
 from __future__ import annotations
@@ -19,12 +22,22 @@ from tests.support.databases import create_pg_database, drop_pg_database
 from tests.support.services import DATABASE_URL
 from tether.config import RedisTopology
 
+from .certificates import Certificates, TestCA
 from .servers import RedisClusterNodes, SentinelGroup
 
 
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return TestCA(tmp_path_factory.mktemp("tls")).issue("redis", "127.0.0.1")
+
+
 @pytest.fixture
-def sentinel_group(tmp_path: Path) -> Iterator[SentinelGroup]:
-    group = SentinelGroup(tmp_path)
+def sentinel_group(
+    request: pytest.FixtureRequest, tmp_path: Path, certificates: Certificates
+) -> Iterator[SentinelGroup]:
+    options = getattr(request, "param", {})
+    tls = certificates if options.get("tls") else None
+    group = SentinelGroup(tmp_path, acl=options.get("acl", False), tls=tls)
     try:
         group.start()
         yield group

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from tether.config import RedisNode, Settings, load_settings
 from tether.errors import ConfigError
@@ -135,3 +137,193 @@ def test_a_bad_topology_names_its_key(tmp_path: Path, router: object, key: str) 
 def test_unknown_keys_inside_a_node_are_reported(tmp_path: Path) -> None:
     settings = load(tmp_path, {"startup_nodes": [{"host": "h", "port": 1, "weight": 2}]})
     assert settings.unknown_keys == ("router_settings.startup_nodes[0].weight",)
+
+
+# --- ACL users and TLS -----------------------------------------------------------------
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> str:
+    path = tmp_path / "ca.pem"
+    path.write_text("-----BEGIN CERTIFICATE-----\n")  # read by redis-py at the first connection
+    return str(path)
+
+
+@pytest.mark.parametrize("spelling", ["redis_username", "username"])
+def test_the_acl_user_goes_into_every_url(tmp_path: Path, spelling: str) -> None:
+    user = {spelling: "app@eu", "redis_password": "p w"}
+    host = load(tmp_path, {"redis_host": "h", **user})
+    assert url(host) == "redis://app%40eu:p%20w@h:6379/0"
+    given = load(tmp_path, {"redis_url": "redis://:pw@h:1/2", **user})
+    assert url(given) == "redis://app%40eu:pw@h:1/2"  # the URL's own password
+    nodes = load(tmp_path, {"startup_nodes": [["n1", 7000], ["n2", 7001]], **user})
+    assert url(nodes) == "redis://app%40eu:p%20w@n1:7000/0"  # its user is every node's
+    unix = load(tmp_path, {"redis_url": "unix:///run/redis.sock", spelling: "app"})
+    assert url(unix) == "unix://app@/run/redis.sock"
+    assert load(tmp_path, {"redis_url": "unix:///run/redis.sock"}).redis_url == SecretStr(
+        "unix:///run/redis.sock"
+    )
+
+
+@pytest.mark.parametrize("spelling", ["tether", "litellm"])
+def test_sentinels_and_the_primary_take_their_own_users(tmp_path: Path, spelling: str) -> None:
+    tether = spelling == "tether"
+    router = {
+        "sentinel_nodes": [["s1", 26379]],
+        "service_name": "mymaster",
+        "redis_sentinel_username" if tether else "sentinel_username": "watcher",
+        "redis_sentinel_password" if tether else "sentinel_password": "sentinel-secret",
+        "redis_username" if tether else "username": "app",
+        "redis_password": "primary-secret",
+    }
+    settings = load(tmp_path, router)
+    assert settings.redis.sentinel_username == "watcher"
+    assert url(settings) == "redis://app:primary-secret@mymaster/0"
+    assert "secret" not in repr(settings)
+    assert settings.unknown_keys == ()
+
+
+def test_tls_makes_every_url_rediss(tmp_path: Path, ca_file: str) -> None:
+    host = load(tmp_path, {"redis_host": "h", "redis_ssl": True, "redis_ssl_ca_certs": ca_file})
+    assert url(host) == "rediss://h:6379/0"
+    assert host.redis.ssl_ca_certs == ca_file
+    assert host.redis.ssl_cert_reqs == "required"  # the default
+    from_env = load(
+        tmp_path, {"ssl": "os.environ/REDIS_SSL"}, {"REDIS_SSL": "True", "REDIS_HOST": "h"}
+    )
+    assert url(from_env) == "rediss://h:6379/0"
+    upgraded = load(tmp_path, {"redis_url": "redis://:pw@h:1/0", "ssl": True})
+    assert url(upgraded) == "rediss://:pw@h:1/0"
+    nodes = load(tmp_path, {"startup_nodes": [["n1", 7000]], "ssl": True, "redis_password": "pw"})
+    assert url(nodes) == "rediss://:pw@n1:7000/0"
+    sentinel = load(tmp_path, {"sentinel_nodes": [["s", 1]], "service_name": "m", "ssl": True})
+    assert url(sentinel) == "rediss://m/0"  # the sentinels and the primary alike
+    plain = load(tmp_path, {"redis_host": "h", "redis_ssl": False})
+    assert url(plain) == "redis://h:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("given", "mode"),
+    [("required", "required"), ("optional", "optional"), ("none", "none"), ("None", "none")],
+)
+def test_certificate_checks_by_name(tmp_path: Path, given: str, mode: str) -> None:
+    settings = load(tmp_path, {"redis_url": "rediss://h:1/0", "ssl_cert_reqs": given})
+    assert settings.redis.ssl_cert_reqs == mode
+    assert settings.redis.ssl_ca_certs is None  # the system's CAs
+
+
+@pytest.mark.parametrize(
+    ("router", "key", "reason"),
+    [
+        (
+            {"redis_host": "h", "redis_username": "a b"},
+            "router_settings.redis_username",
+            "must not contain spaces (a Redis ACL user name cannot)",
+        ),
+        (
+            {"redis_url": "redis://u:pw@h:1/0", "username": "app"},
+            "router_settings.username",
+            "redis_url names a user already",
+        ),
+        (
+            {"redis_username": "app"},
+            "router_settings.redis_username",
+            "needs redis_url, redis_host, startup or sentinel nodes",
+        ),
+        (
+            {"redis_username": "app", "username": "app", "redis_host": "h"},
+            "router_settings.username",
+            "give redis_username or username, not both",
+        ),
+        (
+            {"sentinel_username": "watcher"},
+            "router_settings.sentinel_username",
+            "needs redis_sentinel_nodes",
+        ),
+        (
+            {"sentinel_nodes": [["s", 1]], "service_name": "m", "sentinel_username": "a\tb"},
+            "router_settings.sentinel_username",
+            "must not contain spaces (a Redis ACL user name cannot)",
+        ),
+        (
+            {"redis_ssl": True},
+            "router_settings.redis_ssl",
+            "needs redis_url, redis_host, startup or sentinel nodes",
+        ),
+        (
+            {"redis_host": "h", "ssl": "yes please"},
+            "router_settings.ssl",
+            "must be true or false, got 'yes please'",
+        ),
+        (
+            {"redis_url": "rediss://h:1/0", "redis_ssl": False},
+            "router_settings.redis_ssl",
+            "cannot be false with a rediss:// redis_url",
+        ),
+        (
+            {"redis_url": "unix:///run/redis.sock", "ssl": True},
+            "router_settings.ssl",
+            "a unix:// redis_url has no TLS",
+        ),
+        (
+            {"redis_host": "h", "redis_ssl": True, "ssl": True},
+            "router_settings.ssl",
+            "give redis_ssl or ssl, not both",
+        ),
+        (
+            {"redis_host": "h", "ssl_cert_reqs": "none"},
+            "router_settings.ssl_cert_reqs",
+            "needs redis_ssl: true (or a rediss:// redis_url)",
+        ),
+        (
+            {"redis_host": "h", "ssl": False, "redis_ssl_ca_certs": "{ca}"},
+            "router_settings.redis_ssl_ca_certs",
+            "needs ssl: true (or a rediss:// redis_url)",
+        ),
+        (
+            {"redis_url": "rediss://h:1/0", "redis_ssl_cert_reqs": "maybe"},
+            "router_settings.redis_ssl_cert_reqs",
+            "must be 'required', 'optional' or 'none', got 'maybe'",
+        ),
+        (
+            {"redis_url": "rediss://h:1/0", "ssl_ca_certs": "/nonexistent/ca.pem"},
+            "router_settings.ssl_ca_certs",
+            "cannot read /nonexistent/ca.pem: No such file or directory",
+        ),
+        (
+            {"redis_url": "rediss://h:1/0", "redis_ssl_ca_certs": "{dir}"},
+            "router_settings.redis_ssl_ca_certs",
+            "cannot read {dir}: Is a directory",
+        ),
+        (
+            {"redis_url": "rediss://h:1/0", "ssl_ca_certs": "{ca}", "redis_ssl_ca_certs": "{ca}"},
+            "router_settings.ssl_ca_certs",
+            "give redis_ssl_ca_certs or ssl_ca_certs, not both",
+        ),
+        (
+            {"redis_url": "rediss://h:1/0", "ssl_cert_reqs": "none", "redis_ssl_cert_reqs": "none"},
+            "router_settings.ssl_cert_reqs",
+            "give redis_ssl_cert_reqs or ssl_cert_reqs, not both",
+        ),
+    ],
+)
+def test_a_bad_acl_or_tls_key_names_itself_and_why(
+    tmp_path: Path, ca_file: str, router: dict[str, Any], key: str, reason: str
+) -> None:
+    paths = {"ca": ca_file, "dir": str(tmp_path)}
+    router = {
+        name: value.format(**paths) if isinstance(value, str) else value
+        for name, value in router.items()
+    }
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, router)
+    assert str(caught.value) == f"config error: {key}: {reason.format(**paths)}"
+
+
+def test_tls_keys_tether_does_not_read_are_reported(tmp_path: Path) -> None:
+    router = {"redis_url": "rediss://h:1/0", "ssl_certfile": "c.pem", "ssl_check_hostname": False}
+    settings = load(tmp_path, router)
+    assert settings.unknown_keys == (
+        "router_settings.ssl_certfile",
+        "router_settings.ssl_check_hostname",
+    )

@@ -14,7 +14,13 @@ import hiredis
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.connection import Connection, parse_url
+from redis.asyncio.connection import (
+    Connection,
+    ConnectionPool,
+    RedisSSLContext,
+    SSLConnection,
+    parse_url,
+)
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from redis.backoff import NoBackoff
@@ -104,7 +110,7 @@ async def redis_client(
     client: RedisClient = (
         _cluster(url.get_secret_value(), topology, patience)
         if topology.cluster
-        else _standalone(url.get_secret_value(), patience)
+        else _standalone(url.get_secret_value(), topology, patience)
     )
     try:
         yield client
@@ -127,10 +133,24 @@ def _retry(patience: Patience) -> Retry:
     return Retry(NoBackoff(), patience.retries, supported_errors=(RedisConnectionError,))
 
 
+def _tls(url: str, topology: RedisTopology) -> dict[str, Any]:
+    """redis-py's TLS options for a rediss:// URL (none for any other): the CA to trust,
+    and how much of each server's certificate to check. `optional` checks it against the
+    CA but not the host name (Sentinel hands out addresses, not the certificate's names)."""
+    if not url.startswith("rediss://"):
+        return {}
+    return {
+        "ssl_ca_certs": topology.ssl_ca_certs,
+        "ssl_cert_reqs": topology.ssl_cert_reqs,
+        "ssl_check_hostname": topology.ssl_cert_reqs == "required",
+    }
+
+
 class _HiredisPacking:
     """Commands packed by hiredis (C), as redis-py's sync client does; its asyncio client
     packs in Python. Kept because `bench/ab.py` shows it pays (2-6% of a turn's CPU;
-    docs/architecture.md). TLS and Unix-socket URLs keep redis-py's own."""
+    docs/architecture.md). Over TLS too: only the socket differs. Unix-socket URLs keep
+    redis-py's own, and so does the Cluster client, which takes no connection class."""
 
     def pack_command(self, *args: EncodableT) -> list[bytes]:
         if isinstance(args[0], str):  # "CONFIG GET" and the like: one word an argument
@@ -145,18 +165,54 @@ class _Connection(_HiredisPacking, Connection):
     pass
 
 
-def _standalone(url: str, patience: Patience) -> Redis:
-    return Redis.from_url(
-        url, retry=_retry(patience), connection_class=_Connection, **_common(patience)
-    )
+class _OneContext:
+    """The SSL context all of one client's connections share: the first one's (they are
+    all built from the same options)."""
+
+    __slots__ = ("_first",)
+
+    def __init__(self) -> None:
+        self._first: RedisSSLContext | None = None
+
+    def share(self, built: RedisSSLContext) -> RedisSSLContext:
+        if self._first is None:
+            self._first = built
+        return self._first
+
+
+class _SharedTLS(SSLConnection):
+    """TLS with the client's one SSL context: redis-py builds one for each connection,
+    loading the system's CA bundle on the event loop each time (docs/deployment.md)."""
+
+    def __init__(self, *, one_context: _OneContext, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ssl_context = one_context.share(self.ssl_context)
+
+
+class _TLSConnection(_HiredisPacking, _SharedTLS):
+    pass
+
+
+def _standalone(url: str, topology: RedisTopology, patience: Patience) -> Redis:
+    # The URL's values win over the options, as in Redis.from_url, whose URL's connection
+    # class (rediss://, unix://) would also replace ours: hence the pool built here.
+    options: dict[str, Any] = {**_common(patience), **_tls(url, topology), **parse_url(url)}
+    given = options.get("connection_class", Connection)
+    if given is SSLConnection:
+        options |= {"connection_class": _TLSConnection, "one_context": _OneContext()}
+    elif given is Connection:
+        options["connection_class"] = _Connection
+    return Redis.from_pool(ConnectionPool(retry=_retry(patience), **options))
 
 
 def _cluster(url: str, topology: RedisTopology, patience: Patience) -> RedisCluster:
+    # The URL's user, password and scheme (rediss://: ssl=True) apply to every node.
     return RedisCluster.from_url(
         url,
         startup_nodes=[ClusterNode(node.host, node.port) for node in topology.nodes],
         retry=Retry(NoBackoff(), patience.cluster_retries),
         max_connections=_CLUSTER_MAX_CONNECTIONS,
+        **_tls(url, topology),
         **_common(patience),
     )
 
@@ -210,28 +266,38 @@ class _PrimaryConnection(_HiredisPacking, SentinelManagedConnection):
         )
 
 
+class _PrimaryTLSConnection(_PrimaryConnection, _SharedTLS):
+    """The same over TLS (the pool takes its class from us, not from `ssl=True`)."""
+
+
 @asynccontextmanager
 async def _sentinel_primary(
     url: str, topology: RedisTopology, patience: Patience
 ) -> AsyncIterator[Redis]:
     # Each new connection asks the sentinels for the primary; one told it is now a
-    # replica (READONLY) drops and asks again.
-    sentinel_auth = topology.sentinel_password
+    # replica (READONLY) drops and asks again. TLS (rediss://) is for both.
+    sentinel_auth, tls = topology.sentinel_password, _tls(url, topology)
     sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         [(node.host, node.port) for node in topology.nodes],
         sentinel_kwargs={
             **_common(replace(patience, per_read=True)),  # asked by the heartbeat only
+            # Not redis-py's default (ten retries, backing off up to 1 s each): a sentinel
+            # that is down or refuses the login would hold up each lookup for seconds.
+            "retry": _retry(patience),
+            "username": topology.sentinel_username,
             "password": sentinel_auth.get_secret_value() if sentinel_auth else None,
+            **({"ssl": True, **tls} if tls else {}),
         },
     )
-    target = parse_url(url)  # the primary's password and database; its host is the service
+    target = parse_url(url)  # the primary's user, password, database; its host is the service
     primary: Redis = sentinel.master_for(
         topology.service_name or "",
         username=target.get("username"),
         password=target.get("password"),
         db=target.get("db", 0),
         retry=_retry(patience),
-        connection_class=_PrimaryConnection,
+        connection_class=_PrimaryTLSConnection if tls else _PrimaryConnection,
+        **({**tls, "one_context": _OneContext()} if tls else {}),
         **_common(patience),
     )
     try:
