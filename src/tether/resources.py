@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from tether.auth import Authenticator
+from tether.compactor import KEYS_SETTING, CompactingGateway, Compactor
 from tether.config import Settings
 from tether.gateway import Gateway
 from tether.observability.exporter import mirrored_stats
 from tether.observability.metrics import Metrics
 from tether.providers.registry import ProviderRegistry
+from tether.sealing import load_sealer
 from tether.state import ConversationStore, open_store
 
 
@@ -22,20 +24,25 @@ class Resources:
     registry: ProviderRegistry
     store: ConversationStore
     gateway: Gateway
+    compactor: Compactor
     metrics: Metrics
 
 
 @asynccontextmanager
 async def open_resources(settings: Settings, metrics: Metrics) -> AsyncIterator[Resources]:
+    keys = [key.get_secret_value() for key in getattr(settings, "encryption_keys", ())]
+    sealer = load_sealer(keys, settings.database_url.get_secret_value(), KEYS_SETTING)
     registry = ProviderRegistry(settings.models)
     try:
         async with open_store(settings) as store, mirrored_stats(metrics, store.stats):
+            compactor = Compactor(registry, store, sealer)
             yield Resources(
                 settings=settings,
                 auth=Authenticator(settings),
                 registry=registry,
                 store=store,
-                gateway=Gateway(registry, store),
+                gateway=CompactingGateway(registry, store, compactor),
+                compactor=compactor,
                 metrics=metrics,
             )
     finally:

@@ -269,13 +269,13 @@ INTERNALS = (
             {"model": "echo", "input": [{"type": "mystery"}]},
             "input[0]",
             "Invalid value for 'input[0]': type 'mystery' is not a supported input item type; "
-            "supported: message, function_call, function_call_output.",
+            "supported: message, function_call, function_call_output, compaction.",
         ),
         (
             {"model": "echo", "input": ["just a string"]},
             "input[0]",
             "Invalid value for 'input[0]': expected an input item object whose 'type' is one of: "
-            "message, function_call, function_call_output.",
+            "message, function_call, function_call_output, compaction.",
         ),
         (
             {"model": "echo", "input": [{"role": "user", "content": [{"type": "input_audio"}]}]},

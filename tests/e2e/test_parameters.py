@@ -105,7 +105,7 @@ def test_a_tool_output_answering_a_call_of_the_chain_is_served(client: OpenAI) -
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/v1/responses/compact"), ("GET", "/v1/responses/compact/x"), ("GET", "/v1/nope")],
+    [("POST", "/v1/responses/nope"), ("GET", "/v1/responses/compact/x"), ("GET", "/v1/nope")],
 )
 def test_a_path_not_served_is_an_openai_shaped_404(
     tether: TetherServer, method: str, path: str
@@ -124,6 +124,7 @@ def test_the_openapi_document_lists_every_public_operation(tether: TetherServer)
     }
     assert operations == {
         ("post", "/v1/responses"): "createResponse",
+        ("post", "/v1/responses/compact"): "compactResponse",
         ("get", "/v1/responses/{response_id}"): "getResponse",
         ("delete", "/v1/responses/{response_id}"): "deleteResponse",
         ("get", "/v1/responses/{response_id}/input_items"): "listInputItems",

@@ -21,12 +21,21 @@ from tests.support.server import TetherServer
 
 # schemathesis.pytest.from_fixture needs pytest's private Node._nodeid, gone in pytest 9:
 # each operation's strategy is driven by a plain @given instead.
-OPERATIONS = ["createResponse", "getResponse", "deleteResponse", "listInputItems", "listModels"]
+OPERATIONS = [
+    "createResponse",
+    "compactResponse",
+    "getResponse",
+    "deleteResponse",
+    "listInputItems",
+    "listModels",
+]
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 # Negative cases need something to break: a body or a constrained query parameter.
 RUNS = [
     ("createResponse", POSITIVE, 200),
     ("createResponse", NEGATIVE, 200),
+    ("compactResponse", POSITIVE, 100),
+    ("compactResponse", NEGATIVE, 100),
     ("listInputItems", POSITIVE, 150),
     ("listInputItems", NEGATIVE, 150),
     ("getResponse", POSITIVE, 100),

@@ -16,6 +16,7 @@ from tether.observability.metrics import Metrics
     ("method", "path", "label"),
     [
         ("POST", "/v1/responses", "responses"),
+        ("POST", "/v1/responses/compact", "responses.compact"),
         ("POST", "/responses", "responses"),
         ("GET", "/v1/responses/resp_1", "responses.item"),
         ("DELETE", "/responses/resp_1", "responses.item"),

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from tether.api import meta, openapi, responses, websocket
-from tether.api.schemas import InputItemsQuery, ResponseCreate
+from tether.api import compact, meta, openapi, responses, websocket
+from tether.api.schemas import CompactBody, InputItemsQuery, ResponseCreate
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -44,6 +44,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         openai=True,
         operation="createResponse",
         body=ResponseCreate,
+    ),
+    Endpoint(
+        "POST",
+        "/responses/compact",
+        compact.compact_response,
+        "responses.compact",
+        openai=True,
+        operation="compactResponse",
+        body=CompactBody,
     ),
     Endpoint(
         "GET",

@@ -72,6 +72,15 @@ class FunctionCallOutputItem(BaseModel):
     status: Literal["in_progress", "completed", "incomplete"] | None = None
 
 
+class CompactionItem(BaseModel):
+    """A compaction item handed back as it came from `/responses/compact` (opaque)."""
+
+    model_config = _Lenient
+    type: Literal["compaction"]
+    id: str | None = Field(default=None, max_length=128)
+    encrypted_content: str = Field(min_length=1, max_length=10 * 1024 * 1024)
+
+
 def _item_type(value: Any) -> str | None:
     """Messages may omit `type` (the SDK's EasyInputMessage)."""
     if isinstance(value, dict):
@@ -83,7 +92,8 @@ def _item_type(value: Any) -> str | None:
 InputItem = Annotated[
     Annotated[MessageItem, Tag("message")]
     | Annotated[FunctionCallItem, Tag("function_call")]
-    | Annotated[FunctionCallOutputItem, Tag("function_call_output")],
+    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[CompactionItem, Tag("compaction")],
     Discriminator(_item_type),
 ]
 
@@ -98,12 +108,25 @@ class ResponseCreate(TurnSettings):
     background: bool | None = None
     conversation: str | dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
+    context_management: list[dict[str, Any]] | None = None  # automatic compaction
 
     def refused(self) -> str | None:
         """The first parameter sent that tether does not serve, if any."""
         if self.background:
             return "background"
-        return next((name for name in ("conversation", "prompt") if getattr(self, name)), None)
+        names = ("conversation", "prompt", "context_management")
+        return next((name for name in names if getattr(self, name)), None)
+
+
+class CompactBody(BaseModel):
+    """The body of `POST /v1/responses/compact`."""
+
+    model_config = _Lenient
+    model: str = Field(min_length=1, max_length=256)
+    input: str | list[InputItem] | None = None
+    previous_response_id: str | None = Field(default=None, max_length=256)
+    instructions: str | None = None
+    prompt_cache_key: str | None = Field(default=None, max_length=256)  # a hint: no effect
 
 
 class InputItemsQuery(BaseModel):

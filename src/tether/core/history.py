@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tether.core.compaction import Opener, summary_message
 from tether.core.items import Item
 from tether.core.records import Turn
 from tether.errors import InvalidRequest
@@ -37,3 +38,35 @@ def check_tool_outputs(history: list[Item], new_from: int) -> None:
                 f"No tool call found for function call output with call_id {item['call_id']}.",
                 param=f"input[{index}].call_id",
             )
+
+
+def expand_compactions(history: list[Item], open_blob: Opener, new_from: int) -> list[Item]:
+    """`history` with each compaction item replaced by the summary it seals, as the
+    provider must see it (never the blob). A blob that does not open is the client's
+    error: `input[N].encrypted_content` when this turn sent it, else the chain's."""
+    expanded: list[Item] = []
+    for index, item in enumerate(history):
+        if item["type"] != "compaction":
+            expanded.append(item)
+            continue
+        summary = open_blob(item["encrypted_content"])
+        if summary is None:
+            raise _unopened(index - new_from)
+        expanded.append(summary_message(summary))
+    return expanded
+
+
+def _unopened(index: int) -> InvalidRequest:
+    if index < 0:
+        return InvalidRequest(
+            "A compaction item earlier in the conversation can no longer be opened "
+            "(the key that sealed it is no longer configured).",
+            param="previous_response_id",
+            code="invalid_encrypted_content",
+        )
+    return InvalidRequest(
+        "The compaction item's encrypted_content could not be verified: it was not "
+        "produced by this gateway, was altered, or its key is no longer configured.",
+        param=f"input[{index}].encrypted_content",
+        code="invalid_encrypted_content",
+    )

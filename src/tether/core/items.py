@@ -8,7 +8,12 @@ from tether.core.ids import new_item_id
 
 Item = dict[str, Any]
 
-_ID_PREFIX = {"message": "msg_", "function_call": "fc_", "function_call_output": "fco_"}
+_ID_PREFIX = {
+    "message": "msg_",
+    "function_call": "fc_",
+    "function_call_output": "fco_",
+    "compaction": "cmp_",
+}
 
 
 def user_message(text: str) -> Item:
@@ -35,6 +40,8 @@ def _normalize_item(item: Item) -> Item:
     elif kind == "function_call":
         out.update(call_id=item["call_id"], name=item["name"], arguments=item["arguments"])
         out["status"] = item.get("status") or "completed"
+    elif kind == "compaction":  # kept as sent: opened only for the provider (core.history)
+        out["encrypted_content"] = item["encrypted_content"]
     else:
         out.update(call_id=item["call_id"], output=item["output"])
         out["status"] = item.get("status") or "completed"

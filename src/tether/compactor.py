@@ -1,0 +1,135 @@
+"""Compaction as a service: a conversation summarized by its route's model and sealed into
+one compaction item; and compaction items opened into their summaries before any turn
+reaches a provider."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import orjson
+
+from tether.core import ids
+from tether.core.caller import Caller
+from tether.core.compaction import (
+    DEFAULT_PROMPT,
+    ITEM_ID_PREFIX,
+    compaction_item,
+    kept_items,
+    transcript,
+)
+from tether.core.completion import CompletionRequest
+from tether.core.connection import ConnectionMemory
+from tether.core.history import assemble, expand_compactions
+from tether.core.items import Item, user_message
+from tether.core.records import Turn
+from tether.core.response import usage_object
+from tether.core.settings import TurnSettings
+from tether.errors import InvalidRequest
+from tether.gateway import Gateway, PreparedTurn
+from tether.providers.registry import ProviderRegistry
+from tether.sealing import Sealer, SealingUnavailable
+from tether.state.store import ConversationStore
+
+PURPOSE = b"tether/compaction/v1"  # authenticated with every blob: a summary, nothing else
+KEYS_SETTING = "general_settings.encryption_keys"
+
+
+class Compactor:
+    def __init__(
+        self, registry: ProviderRegistry, store: ConversationStore, sealer: Sealer | None
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self._sealer = sealer
+
+    async def compact(
+        self,
+        model: str,
+        input_items: list[Item],
+        previous_response_id: str | None,
+        instructions: str | None,
+        caller: Caller,
+    ) -> dict[str, Any]:
+        """The compacted window (OpenAI's `response.compaction`): the user messages, then
+        one compaction item sealing the route model's summary of everything."""
+        sealer = self._required()
+        route, provider = self.registry.get(model)
+        chain: list[Turn] = []
+        if previous_response_id is not None:
+            chain = await self.store.load_chain(previous_response_id, caller.scope)
+        history = assemble(chain, input_items)
+        if not history:
+            raise InvalidRequest(
+                "There is nothing to compact: send input or a previous_response_id.",
+                param="input",
+            )
+        opened = expand_compactions(history, self.open_blob, len(history) - len(input_items))
+        settings = TurnSettings(
+            model=model, instructions=getattr(route, "compaction_prompt", None) or DEFAULT_PROMPT
+        )
+        call = CompletionRequest(
+            route.upstream_model, [user_message(transcript(opened, instructions))], settings
+        )
+        completion = await provider.complete(call)
+        blob = sealer.seal(orjson.dumps({"summary": completion.text}), PURPOSE)
+        item = compaction_item(ids.new_item_id(ITEM_ID_PREFIX), blob)
+        return {
+            "id": ids.new_response_id(ids.new_session_tag()),
+            "object": "response.compaction",
+            "created_at": int(time.time()),
+            "output": [*kept_items(history), item],
+            "usage": usage_object(completion.usage),
+        }
+
+    def open_blob(self, blob: str) -> str | None:
+        """The summary a compaction item seals; None when it is not one of ours, intact."""
+        plaintext = self._required().open(blob, PURPOSE)
+        if plaintext is None:
+            return None
+        summary = orjson.loads(plaintext).get("summary")
+        return summary if isinstance(summary, str) else None
+
+    def opened(self, turn: PreparedTurn) -> PreparedTurn:
+        """`turn` with its call's compaction items opened; the turn stores them as sent."""
+        items = turn.call.items
+        if all(item["type"] != "compaction" for item in items):
+            return turn
+        new_from = len(items) - len(turn.input_items)
+        call = dataclasses.replace(
+            turn.call, items=expand_compactions(items, self.open_blob, new_from)
+        )
+        return dataclasses.replace(turn, call=call)
+
+    def _required(self) -> Sealer:
+        if self._sealer is None:
+            raise SealingUnavailable(
+                f"Compaction needs {KEYS_SETTING} (or TETHER_ENCRYPTION_KEYS) when the "
+                "database is shared: every instance must hold the same key."
+            )
+        return self._sealer
+
+
+class CompactingGateway(Gateway):
+    """The gateway with compaction items opened before the provider is called.
+
+    Kept outside gateway.py while that file has another owner; folding it in is one line
+    in `Gateway.prepare` (see docs/compaction.md).
+    """
+
+    def __init__(
+        self, registry: ProviderRegistry, store: ConversationStore, compactor: Compactor
+    ) -> None:
+        super().__init__(registry, store)
+        self.compactor = compactor
+
+    async def prepare(
+        self,
+        settings: TurnSettings,
+        input_items: list[Item],
+        caller: Caller,
+        memory: ConnectionMemory | None = None,
+    ) -> PreparedTurn:
+        turn = await super().prepare(settings, input_items, caller, memory)
+        return self.compactor.opened(turn)

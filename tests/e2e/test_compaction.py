@@ -1,0 +1,239 @@
+"""`POST /v1/responses/compact` end to end: the official SDK compacts a conversation, hands
+the compaction item back in later turns (with and without previous_response_id), and the
+providers see only the summary; blobs are tamper-proof, rotatable and survive a restart."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openai import BadRequestError, OpenAI
+from openai.types.responses import CompactedResponse, ResponseCompactionItem
+
+from tests.e2e.conftest import model_list
+from tests.fakes.upstream import FakeUpstream
+from tests.support.server import TetherServer
+from tether.core.compaction import DEFAULT_PROMPT, SUMMARY_PREFIX
+from tether.sealing import KEY_FILE_SUFFIX
+
+CONVERSATION: list[Any] = [
+    {"role": "user", "content": "We agreed to launch on Tuesday and notify support first."},
+    {"role": "assistant", "content": "Understood. The launch is Tuesday, support first."},
+]
+
+
+def embedded_config(upstream: FakeUpstream, workdir: Path) -> dict[str, Any]:
+    """The embedded default (in-process cache, SQLite) with the test models."""
+    database = {"database_url": f"sqlite:///{workdir}/tether.db"}
+    return {"model_list": model_list(upstream), "general_settings": database}
+
+
+@pytest.fixture(scope="module")
+def server(
+    upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TetherServer]:
+    workdir = tmp_path_factory.mktemp("compaction")
+    running = TetherServer(embedded_config(upstream, workdir), workdir).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def sdk(server: TetherServer) -> OpenAI:
+    return OpenAI(base_url=f"{server.url}/v1", api_key="sk-anything", max_retries=0)
+
+
+def compaction_of(compacted: CompactedResponse) -> ResponseCompactionItem:
+    last = compacted.output[-1]
+    assert isinstance(last, ResponseCompactionItem)
+    return last
+
+
+def as_input(compacted: CompactedResponse) -> list[Any]:
+    # The SDK parses the kept user messages as output messages: dump them as they came.
+    return [item.model_dump(exclude_none=True, warnings=False) for item in compacted.output]
+
+
+def flipped(blob: str, position: int = 20) -> str:
+    raw = bytearray(base64.urlsafe_b64decode(blob))
+    raw[position] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).decode()
+
+
+def test_the_sdk_parses_a_compaction_of_user_messages_and_one_sealed_item(sdk: OpenAI) -> None:
+    compacted = sdk.responses.compact(model="echo", input=CONVERSATION)
+
+    assert isinstance(compacted, CompactedResponse)
+    assert compacted.object == "response.compaction"
+    assert compacted.id.startswith("resp_")
+    assert [item.type for item in compacted.output] == ["message", "compaction"]
+    kept = compacted.output[0].model_dump(warnings=False)
+    assert kept["role"] == "user"
+    assert kept["content"][0]["text"] == CONVERSATION[0]["content"]
+    item = compaction_of(compacted)
+    assert item.id.startswith("cmp_")
+    assert "Tuesday" not in base64.urlsafe_b64decode(item.encrypted_content).decode("latin-1")
+    assert compacted.usage.total_tokens == compacted.usage.input_tokens + (
+        compacted.usage.output_tokens
+    )
+
+
+def test_a_later_turn_sees_the_summary_and_never_the_blob(sdk: OpenAI) -> None:
+    compacted = sdk.responses.compact(model="echo", input=CONVERSATION)
+    blob = compaction_of(compacted).encrypted_content
+
+    followup = sdk.responses.create(
+        model="transcript", input=[*as_input(compacted), {"role": "user", "content": "go on"}]
+    )
+
+    lines = followup.output_text
+    assert f"developer: {SUMMARY_PREFIX}" in lines
+    assert "Understood. The launch is Tuesday" in lines  # the echo model's summary: the text
+    assert blob not in lines
+    stored = sdk.responses.input_items.list(followup.id, order="asc").data
+    assert [item.type for item in stored] == ["message", "compaction", "message"]
+    assert stored[1].model_dump()["encrypted_content"] == blob  # kept as sent
+
+
+def test_a_compaction_item_after_previous_response_id_and_streamed(sdk: OpenAI) -> None:
+    first = sdk.responses.create(model="echo", input="The code word is slate.")
+    compacted = sdk.responses.compact(model="echo", previous_response_id=first.id, input="ok")
+    assert [item.type for item in compacted.output] == ["message", "message", "compaction"]
+
+    with sdk.responses.stream(
+        model="transcript",
+        previous_response_id=first.id,
+        input=as_input(compacted)[-1:],
+    ) as stream:
+        final = stream.get_final_response()
+
+    assert f"developer: {SUMMARY_PREFIX}" in final.output_text
+    assert "slate" in final.output_text
+
+
+def test_a_compaction_item_can_be_compacted_again(sdk: OpenAI) -> None:
+    first = sdk.responses.compact(model="echo", input=CONVERSATION)
+    second = sdk.responses.compact(
+        model="echo", input=[*as_input(first), {"role": "user", "content": "And QA."}]
+    )
+
+    assert [item.type for item in second.output] == ["message", "message", "compaction"]
+    followup = sdk.responses.create(model="transcript", input=as_input(second))
+    assert "launch is Tuesday" in followup.output_text  # the first summary, carried over
+
+
+@pytest.mark.parametrize("model", ["chat", "claude"])
+def test_providers_write_the_summary_and_read_it_back(
+    sdk: OpenAI, upstream: FakeUpstream, model: str
+) -> None:
+    upstream.clear()
+    compacted = sdk.responses.compact(model=model, input=CONVERSATION, instructions="Be terse.")
+    asked = str(upstream.last_request.body)
+    assert DEFAULT_PROMPT[:40] in asked
+    assert "system: Be terse." in asked
+    assert "user: We agreed to launch on Tuesday" in asked
+    blob = compaction_of(compacted).encrypted_content
+
+    followup = sdk.responses.create(
+        model=model, input=[*as_input(compacted), {"role": "user", "content": "Status?"}]
+    )
+
+    assert followup.output_text.startswith("reply to: ")  # Anthropic's: both user texts
+    assert followup.output_text.endswith("Status?")
+    sent = str(upstream.last_request.body)
+    assert SUMMARY_PREFIX.strip() in sent
+    assert "reply to: system: Be terse." in sent  # the fake's summary, opened for the provider
+    assert blob not in sent
+
+
+def test_a_flipped_byte_is_a_400_naming_the_item(sdk: OpenAI) -> None:
+    compacted = sdk.responses.compact(model="echo", input=CONVERSATION)
+    first = sdk.responses.create(model="echo", input="hello")
+    forged: Any = compaction_of(compacted).model_dump(exclude_none=True)
+    forged["encrypted_content"] = flipped(forged["encrypted_content"])
+
+    with pytest.raises(BadRequestError) as create:
+        sdk.responses.create(
+            model="echo",
+            previous_response_id=first.id,
+            input=[{"role": "user", "content": "x"}, forged],
+        )
+    with pytest.raises(BadRequestError) as compact:
+        sdk.responses.compact(model="echo", input=[forged])
+
+    for caught, param in (
+        (create, "input[1].encrypted_content"),
+        (compact, "input[0].encrypted_content"),
+    ):
+        error = caught.value.body
+        assert isinstance(error, dict)
+        assert error["param"] == param
+        assert error["code"] == "invalid_encrypted_content"
+
+
+def test_a_blob_that_is_not_base64_is_a_400_too(server: TetherServer) -> None:
+    body = {"model": "echo", "input": [{"type": "compaction", "encrypted_content": "%%%"}]}
+
+    reply = httpx.post(f"{server.url}/v1/responses", json=body, timeout=10)
+
+    assert reply.status_code == 400
+    assert reply.json()["error"]["param"] == "input[0].encrypted_content"
+
+
+def test_compact_refuses_a_missing_model_and_nothing_to_compact(server: TetherServer) -> None:
+    missing = httpx.post(
+        f"{server.url}/v1/responses/compact",
+        json={"input": [{"type": "message", "role": "user", "content": "Compact this."}]},
+        timeout=10,
+    )
+    empty = httpx.post(f"{server.url}/v1/responses/compact", json={"model": "echo"}, timeout=10)
+
+    assert missing.status_code == 400
+    assert missing.json()["error"]["param"] == "model"
+    assert empty.status_code == 400
+    assert empty.json()["error"]["param"] == "input"
+
+
+def test_context_management_is_refused_by_name(sdk: OpenAI) -> None:
+    with pytest.raises(BadRequestError) as caught:
+        sdk.responses.create(
+            model="echo",
+            input="hi",
+            extra_body={"context_management": [{"type": "compaction", "compact_threshold": 9}]},
+        )
+
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["param"] == "context_management"
+
+
+def test_the_embedded_default_keeps_its_key_across_a_restart(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    server = TetherServer(embedded_config(upstream, tmp_path), tmp_path).start()
+    try:
+        client = OpenAI(base_url=f"{server.url}/v1", api_key="sk-anything", max_retries=0)
+        compacted = client.responses.compact(model="echo", input=CONVERSATION)
+        assert (tmp_path / f"tether.db{KEY_FILE_SUFFIX}").exists()
+
+        server.restart()
+
+        followup = client.responses.create(model="transcript", input=as_input(compacted))
+        assert "launch is Tuesday" in followup.output_text
+    finally:
+        server.stop()
+
+
+def test_a_shared_database_without_keys_refuses_compaction_plainly(tether: TetherServer) -> None:
+    reply = httpx.post(
+        f"{tether.url}/v1/responses/compact",
+        json={"model": "echo", "input": copy.deepcopy(CONVERSATION)},
+        timeout=10,
+    )
+
+    assert reply.status_code == 501
+    assert "encryption_keys" in reply.json()["error"]["message"]
