@@ -4,8 +4,9 @@
     python bench/ab.py --rounds 3 before=/tmp/before/src after=src
 
 Each round starts one tether per tree in turn (the tree's `src` first on PYTHONPATH),
-runs scenario 5 (10-turn chains, c=16 and c=64, one worker, Redis + PostgreSQL) and
-stops it; then prints every tree's medians. Alternating in one session keeps a shared
+runs scenario 5 (10-turn chains, c=16 and c=64, one worker, Redis + PostgreSQL) and the
+overhead of a 10-turn chain's turn at c=1 (tether's latency less the direct upstream's,
+p50 and p99), and stops it; then prints every tree's medians. Alternating in one session keeps a shared
 machine's drift out of the comparison as far as it can be: single full runs of
 bench/run.py differ by ±5% in turns/s on the 2-core machine the docs quote.
 """
@@ -18,6 +19,7 @@ import statistics
 from pathlib import Path
 
 from harness import scenarios
+from harness.jobs import Workload
 from harness.scenarios import Budget, Budgets
 from harness.session import Options, Session, add_service_options, stop_on_sigterm
 
@@ -56,11 +58,16 @@ def main() -> int:
             for name, path in args.trees:
                 os.environ["PYTHONPATH"] = str(path)  # the tether process imports this tree
                 with session.tether(run, redis=True) as stage:
+                    mine = figures[name]
+                    chain = Workload("chain", turns=scenarios.CHAIN_TURNS)
+                    tether, direct = stage.pair("chain", "c=1", chain, 1, BUDGETS.latency)
+                    for q in ("p50", "p99"):
+                        overhead = getattr(tether, f"{q}_ms") - getattr(direct, f"{q}_ms")
+                        mine.setdefault(f"overhead {q} ms c=1", []).append(overhead)
                     for row in scenarios.throughput(stage):
                         if row.target != "tether":
                             continue
                         c = row.concurrency
-                        mine = figures[name]
                         mine.setdefault(f"continuations/s c={c}", []).append(row.lookup_turns_per_s)
                         mine.setdefault(f"CPU ms/turn c={c}", []).append(row.tether_cpu_ms_per_turn)
                         mine.setdefault(f"p99 ms c={c}", []).append(row.p99_ms)
