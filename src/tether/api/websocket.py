@@ -22,6 +22,7 @@ from tether.api.body import parse_json, validate
 from tether.api.errors import error_response
 from tether.api.responses import _input_items
 from tether.api.schemas import ResponseCreate
+from tether.api.websocket_protocol import DRAINING
 from tether.core.caller import Caller
 from tether.core.connection import ConnectionMemory
 from tether.core.ids import new_request_id
@@ -35,6 +36,11 @@ access = logging.getLogger("tether.access")  # the request log: one line a turn,
 LIFETIME_SECONDS = 60 * 60  # OpenAI's limit on one connection
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 POLICY_VIOLATION = 1008
+GOING_AWAY = 1001
+
+
+class Draining(Exception):
+    """The server is shutting down (`api.websocket_protocol`): finish, then close."""
 
 
 class WebSocketCreate(ResponseCreate):
@@ -104,6 +110,9 @@ class Connection:
                 await self._read()
         except TimeoutError:
             await self._end_at_limit()
+        except Draining:
+            await self._drain()
+            await self.websocket.close(GOING_AWAY, "The server is shutting down.")
         except WebSocketDisconnect:
             pass
         finally:
@@ -113,6 +122,8 @@ class Connection:
         while True:
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
+                if message.get("reason") == DRAINING:
+                    raise Draining
                 raise WebSocketDisconnect(message.get("code", 1000))
             text = message.get("text")
             await self._on_frame(text.encode() if text is not None else message.get("bytes", b""))
