@@ -15,6 +15,7 @@ from tether.core.caller import Caller
 from tether.core.compaction import (
     DEFAULT_PROMPT,
     ITEM_ID_PREFIX,
+    Opener,
     compaction_item,
     kept_items,
     transcript,
@@ -65,7 +66,8 @@ class Compactor:
                 "There is nothing to compact: send input or a previous_response_id.",
                 param="input",
             )
-        opened = expand_compactions(history, self.open_blob, len(history) - len(input_items))
+        new_from = len(history) - len(input_items)
+        opened = expand_compactions(history, self.opener(caller), new_from)
         settings = TurnSettings(
             model=model, instructions=getattr(route, "compaction_prompt", None) or DEFAULT_PROMPT
         )
@@ -73,7 +75,8 @@ class Compactor:
             route.upstream_model, [user_message(transcript(opened, instructions))], settings
         )
         completion = await provider.complete(call)
-        blob = sealer.seal(orjson.dumps({"summary": completion.text}), PURPOSE)
+        sealed = {"summary": completion.text, "owner": caller.owner}
+        blob = sealer.seal(orjson.dumps(sealed), PURPOSE)
         item = compaction_item(ids.new_item_id(ITEM_ID_PREFIX), blob)
         return {
             "id": ids.new_response_id(ids.new_session_tag()),
@@ -83,13 +86,22 @@ class Compactor:
             "usage": usage_object(completion.usage),
         }
 
-    def open_blob(self, blob: str) -> str | None:
-        """The summary a compaction item seals; None when it is not one of ours, intact."""
-        plaintext = self._required().open(blob, PURPOSE)
-        if plaintext is None:
-            return None
-        summary = orjson.loads(plaintext).get("summary")
-        return summary if isinstance(summary, str) else None
+    def opener(self, caller: Caller) -> Opener:
+        """Opens compaction items for `caller`: only those sealed for the same key (or any,
+        for the master key), as a stored response is continuable only with its own key."""
+        sealer = self._required()
+
+        def open_blob(blob: str) -> str | None:
+            plaintext = sealer.open(blob, PURPOSE)
+            if plaintext is None:
+                return None
+            sealed = orjson.loads(plaintext)
+            if not caller.sees_all and sealed.get("owner") != caller.owner:
+                return None  # another key's: answered as a forgery, revealing nothing
+            summary = sealed.get("summary")
+            return summary if isinstance(summary, str) else None
+
+        return open_blob
 
     def opened(self, turn: PreparedTurn) -> PreparedTurn:
         """`turn` with its call's compaction items opened; the turn stores them as sent."""
@@ -97,9 +109,8 @@ class Compactor:
         if all(item["type"] != "compaction" for item in items):
             return turn
         new_from = len(items) - len(turn.input_items)
-        call = dataclasses.replace(
-            turn.call, items=expand_compactions(items, self.open_blob, new_from)
-        )
+        opened = expand_compactions(items, self.opener(turn.caller), new_from)
+        call = dataclasses.replace(turn.call, items=opened)
         return dataclasses.replace(turn, call=call)
 
     def _required(self) -> Sealer:

@@ -27,10 +27,10 @@ CONVERSATION: list[Any] = [
 ]
 
 
-def embedded_config(upstream: FakeUpstream, workdir: Path) -> dict[str, Any]:
+def embedded_config(upstream: FakeUpstream, workdir: Path, **general: Any) -> dict[str, Any]:
     """The embedded default (in-process cache, SQLite) with the test models."""
     database = {"database_url": f"sqlite:///{workdir}/tether.db"}
-    return {"model_list": model_list(upstream), "general_settings": database}
+    return {"model_list": model_list(upstream), "general_settings": database | general}
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +114,23 @@ def test_a_compaction_item_after_previous_response_id_and_streamed(sdk: OpenAI) 
 
     assert f"developer: {SUMMARY_PREFIX}" in final.output_text
     assert "slate" in final.output_text
+
+
+def test_websocket_starts_a_new_chain_from_a_compacted_window(sdk: OpenAI) -> None:
+    """Open Responses' websocket-compact-new-chain: the window is the whole input."""
+    compacted = sdk.responses.compact(model="echo", input=CONVERSATION)
+    with sdk.responses.connect() as conn:
+        conn.response.create(
+            model="transcript",
+            store=False,
+            input=[*as_input(compacted), {"role": "user", "content": "Reply: compacted"}],
+        )
+        while (event := conn.recv()).type not in ("response.completed", "error"):
+            pass
+
+    assert event.type == "response.completed", event
+    assert f"developer: {SUMMARY_PREFIX}" in event.response.output_text
+    assert compaction_of(compacted).encrypted_content not in event.response.output_text
 
 
 def test_a_compaction_item_can_be_compacted_again(sdk: OpenAI) -> None:
@@ -224,6 +241,28 @@ def test_the_embedded_default_keeps_its_key_across_a_restart(
 
         followup = client.responses.create(model="transcript", input=as_input(compacted))
         assert "launch is Tuesday" in followup.output_text
+    finally:
+        server.stop()
+
+
+def test_a_blob_opens_only_for_the_key_that_made_it_and_the_master_key(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    keys = [{"name": "alice", "key": "sk-alice"}, {"name": "bob", "key": "sk-bob"}]
+    config = embedded_config(upstream, tmp_path, master_key="sk-master", api_keys=keys)
+    server = TetherServer(config, tmp_path).start()
+
+    def client(key: str) -> OpenAI:
+        return OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+
+    try:
+        window = as_input(client("sk-alice").responses.compact(model="echo", input=CONVERSATION))
+        for key in ("sk-alice", "sk-master"):
+            client(key).responses.create(model="echo", input=window)
+        with pytest.raises(BadRequestError) as caught:
+            client("sk-bob").responses.create(model="echo", input=window)
+        assert isinstance(caught.value.body, dict)
+        assert caught.value.body["param"] == "input[1].encrypted_content"
     finally:
         server.stop()
 

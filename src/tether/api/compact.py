@@ -15,6 +15,7 @@ from tether.resources import Resources
 
 async def compact_response(request: Request) -> Response:
     resources: Resources = request.state.resources
+    caller = caller_of(request)  # before the body is read, as on create
     settings = resources.settings
     raw = await read_limited(request, settings.max_body_bytes, settings.body_timeout_seconds)
     body = validate(CompactBody, parse_json(raw))
@@ -25,7 +26,7 @@ async def compact_response(request: Request) -> Response:
         _input_items(body),
         body.previous_response_id,
         body.instructions,
-        caller_of(request),
+        caller,
     )
     return json_response(compacted)
 

@@ -66,7 +66,8 @@ def _unopened(index: int) -> InvalidRequest:
         )
     return InvalidRequest(
         "The compaction item's encrypted_content could not be verified: it was not "
-        "produced by this gateway, was altered, or its key is no longer configured.",
+        "produced by this gateway for this API key, was altered, or its key is no longer "
+        "configured.",
         param=f"input[{index}].encrypted_content",
         code="invalid_encrypted_content",
     )
