@@ -35,6 +35,7 @@ class TurnTiming:
 
     upstream_seconds: float = 0.0  # the whole call, or the wait for the first delta
     chain_turns: int = 0
+    overhead_seconds: float = 0.0  # the rest of the time to the first byte (transport's)
 
 
 @dataclass(slots=True)

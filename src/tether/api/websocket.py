@@ -64,6 +64,7 @@ async def responses_socket(websocket: WebSocket) -> None:
         # `presented_key` reads only the headers, which a WebSocket has as a request does.
         caller = resources.auth.caller(presented_key(cast(Request, websocket)))
     except AuthenticationFailed as exc:
+        resources.metrics.websocket_error(exc.code or exc.type)
         await _deny(websocket, exc)
         return
     await websocket.accept()
@@ -266,6 +267,7 @@ class Connection:
     def _timed(self, turn: PreparedTurn, model: str, started: float) -> None:
         upstream = turn.timing.upstream_seconds
         overhead = max(time.perf_counter() - started - upstream, 0.0)
+        turn.timing.overhead_seconds = overhead
         self.resources.metrics.turn_timed(model, overhead, upstream, stream=True)
 
     def _log(
@@ -290,6 +292,7 @@ class Connection:
         }
         if turn is not None:
             fields["upstream_ms"] = round(turn.timing.upstream_seconds * 1000, 2)
+            fields["overhead_ms"] = round(turn.timing.overhead_seconds * 1000, 3)
             fields["response_id"] = turn.response_id
         if error is not None:
             fields["code"] = error.code
