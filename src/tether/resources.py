@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from tether.auth import Authenticator
-from tether.compactor import KEYS_SETTING, CompactingGateway, Compactor
+from tether.compactor import CompactingGateway, Compactor
 from tether.config import Settings
 from tether.gateway import Gateway
 from tether.observability.exporter import mirrored_stats
@@ -31,7 +31,7 @@ class Resources:
 @asynccontextmanager
 async def open_resources(settings: Settings, metrics: Metrics) -> AsyncIterator[Resources]:
     keys = [key.get_secret_value() for key in getattr(settings, "encryption_keys", ())]
-    sealer = load_sealer(keys, settings.database_url.get_secret_value(), KEYS_SETTING)
+    sealer = load_sealer(keys, settings.database_url.get_secret_value())
     registry = ProviderRegistry(settings.models)
     try:
         async with open_store(settings) as store, mirrored_stats(metrics, store.stats):

@@ -68,7 +68,8 @@ def new_key_text() -> str:
     return base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
 
 
-def parse_key(text: str, where: str) -> bytes:
+def decode_key(text: str) -> bytes:
+    """A configured key: 32 bytes in base64 (or base64url); ValueError otherwise."""
     try:
         key = base64.b64decode(
             text.strip().encode("ascii"), altchars=_altchars(text), validate=True
@@ -76,7 +77,7 @@ def parse_key(text: str, where: str) -> bytes:
     except (binascii.Error, UnicodeEncodeError, ValueError):
         key = b""
     if len(key) != KEY_BYTES:
-        raise ConfigError(where, "must be 32 random bytes in base64 (openssl rand -base64 32)")
+        raise ValueError("must be 32 random bytes in base64 (openssl rand -base64 32)")
     return key
 
 
@@ -84,19 +85,23 @@ def _altchars(text: str) -> bytes | None:
     return b"-_" if ("-" in text or "_" in text) else None  # base64url accepted too
 
 
-def load_sealer(keys: Sequence[str], database_url: str, where: str) -> Sealer | None:
-    """The sealer of the configured keys; with none, the embedded default's key file beside
-    its SQLite database (made on first start), or an in-memory key for an in-memory
-    database. None for a shared database with no key: every instance must hold the same."""
+def load_sealer(keys: Sequence[str], database_url: str) -> Sealer | None:
+    """The sealer of the configured keys (checked by config); with none, the embedded
+    default's key file beside its SQLite database (made on first start), or an in-memory
+    key for an in-memory database. None for a shared database with no key configured:
+    every instance must hold the same keys."""
     if keys:
-        return Sealer([parse_key(text, f"{where}[{i}]") for i, text in enumerate(keys)])
+        return Sealer([decode_key(text) for text in keys])
     path = _sqlite_path(database_url)
     if path is None:
         return None
     if path == ":memory:":
         return Sealer([os.urandom(KEY_BYTES)])
     key_file = Path(path + KEY_FILE_SUFFIX)
-    return Sealer([parse_key(_kept_key(key_file), str(key_file))])
+    try:
+        return Sealer([decode_key(_kept_key(key_file))])
+    except ValueError as exc:
+        raise ConfigError(str(key_file), str(exc)) from None
 
 
 def _sqlite_path(url: str) -> str | None:

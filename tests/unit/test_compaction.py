@@ -18,7 +18,7 @@ from tether.core.compaction import (
 from tether.core.history import expand_compactions
 from tether.core.items import Item, function_call, normalize_input, output_message
 from tether.errors import ConfigError, InvalidRequest
-from tether.sealing import KEY_FILE_SUFFIX, Sealer, load_sealer, new_key_text, parse_key
+from tether.sealing import KEY_FILE_SUFFIX, Sealer, decode_key, load_sealer, new_key_text
 
 PURPOSE = b"test"
 
@@ -89,7 +89,7 @@ def test_a_stored_blob_that_no_longer_opens_names_the_chain() -> None:
 
 
 def key() -> bytes:
-    return parse_key(new_key_text(), "key")
+    return decode_key(new_key_text())
 
 
 def test_a_sealed_blob_opens_and_hides_its_plaintext() -> None:
@@ -135,22 +135,34 @@ def test_rotation_seals_with_the_first_key_and_opens_with_any() -> None:
     assert Sealer([old]).open(after, PURPOSE) is None
 
 
-def test_configured_keys_must_be_32_bytes_of_base64() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_sealer(["c2hvcnQ="], "sqlite:///x.db", "general_settings.encryption_keys")
+@pytest.mark.parametrize("text", ["c2hvcnQ=", "not base64!", "", "é" * 44])
+def test_a_key_must_be_32_bytes_of_base64(text: str) -> None:
+    with pytest.raises(ValueError, match="openssl rand -base64 32"):
+        decode_key(text)
 
-    assert caught.value.key == "general_settings.encryption_keys[0]"
+
+def test_a_key_may_be_base64url() -> None:
     urlsafe = base64.urlsafe_b64encode(bytes([0xFB]) * 32).decode()
-    assert parse_key(urlsafe, "k") == bytes([0xFB]) * 32
+
+    assert decode_key(urlsafe) == bytes([0xFB]) * 32
+
+
+def test_a_corrupt_key_file_stops_start_up_naming_it(tmp_path: Path) -> None:
+    (tmp_path / f"tether.db{KEY_FILE_SUFFIX}").write_text("garbage\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_sealer([], f"sqlite:///{tmp_path}/tether.db")
+
+    assert caught.value.key == f"{tmp_path}/tether.db{KEY_FILE_SUFFIX}"
 
 
 def test_the_embedded_default_keeps_its_key_beside_the_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/tether.db"
-    first = load_sealer([], url, "keys")
+    first = load_sealer([], url)
     assert first is not None
     blob = first.seal(b"kept", PURPOSE)
 
-    again = load_sealer([], url, "keys")  # a restart
+    again = load_sealer([], url)  # a restart
 
     assert again is not None
     assert again.open(blob, PURPOSE) == b"kept"
@@ -160,6 +172,6 @@ def test_the_embedded_default_keeps_its_key_beside_the_database(tmp_path: Path) 
 
 
 def test_a_shared_database_needs_a_configured_key() -> None:
-    assert load_sealer([], "postgresql://db/tether", "keys") is None
-    memory = load_sealer([], "sqlite:///:memory:", "keys")
+    assert load_sealer([], "postgresql://db/tether") is None
+    memory = load_sealer([], "sqlite:///:memory:")
     assert memory is not None
