@@ -130,6 +130,9 @@ def _run_uvicorn(
         "log_config": None,  # keep tether's handlers
         "access_log": False,  # tether logs one line per request itself
         "timeout_graceful_shutdown": 30,
+        # A running WebSocket turn finishes on SIGTERM (then 1001), as an HTTP one does.
+        "ws": "tether.api.websocket_protocol:DrainingWebSocketProtocol",
+        "ws_max_size": settings.max_body_bytes,  # a frame may carry what a body may
     }
     if args.workers > 1:
         if config_path:

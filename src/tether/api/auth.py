@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from tether.core.caller import Caller
 from tether.resources import Resources
 
 
-def caller_of(request: Request) -> Caller:
-    resources: Resources = request.state.resources
-    return resources.auth.caller(presented_key(request))
+def caller_of(connection: HTTPConnection) -> Caller:
+    resources: Resources = connection.state.resources
+    return resources.auth.caller(presented_key(connection))
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(connection: HTTPConnection) -> str | None:
     """`Authorization: Bearer <key>`, or the `api-key` / `x-api-key` header."""
-    headers = request.headers
+    headers = connection.headers
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()

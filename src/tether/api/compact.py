@@ -8,8 +8,7 @@ from starlette.responses import Response
 from tether.api.auth import caller_of
 from tether.api.body import parse_json, read_limited, validate
 from tether.api.errors import json_response
-from tether.api.schemas import CompactBody
-from tether.core.items import Item, normalize_input
+from tether.api.schemas import CompactBody, input_items
 from tether.resources import Resources
 
 
@@ -23,17 +22,9 @@ async def compact_response(request: Request) -> Response:
         request.state.model = body.model
     compacted = await resources.compactor.compact(
         body.model,
-        _input_items(body),
+        input_items(body.input),
         body.previous_response_id,
         body.instructions,
         caller,
     )
     return json_response(compacted)
-
-
-def _input_items(body: CompactBody) -> list[Item]:
-    if body.input is None:
-        return []
-    if isinstance(body.input, str):
-        return normalize_input(body.input)
-    return normalize_input([item.model_dump(exclude_none=True) for item in body.input])

@@ -12,10 +12,9 @@ from starlette.responses import Response
 from tether.api.auth import caller_of
 from tether.api.body import parse_json, read_limited, validate
 from tether.api.errors import invalid_body, json_response
-from tether.api.schemas import InputItemsQuery, ResponseCreate
+from tether.api.schemas import InputItemsQuery, ResponseCreate, input_items
 from tether.api.sse import EventStream, encode_stream
 from tether.core.caller import Caller
-from tether.core.items import Item, normalize_input
 from tether.core.pagination import page_items
 from tether.errors import InvalidRequest, NotFound
 from tether.gateway import PreparedTurn
@@ -37,7 +36,7 @@ async def create_response(request: Request) -> Response:
     req = validate(ResponseCreate, parse_json(raw))
     if (refused := req.refused()) is not None:
         raise InvalidRequest(f"The '{refused}' parameter is not supported yet.", param=refused)
-    turn = await resources.gateway.prepare(req, _input_items(req), caller)
+    turn = await resources.gateway.prepare(req, input_items(req.input), caller)
     request.state.model = req.model  # only a configured name: it becomes a metric label
     if req.stream:
         batches = await resources.gateway.stream(turn)
@@ -46,12 +45,6 @@ async def create_response(request: Request) -> Response:
     body = orjson.dumps(await resources.gateway.create(turn))
     headers = _timing(request, resources, turn, stream=False)
     return Response(body, 200, media_type="application/json", headers=headers)
-
-
-def _input_items(req: ResponseCreate) -> list[Item]:
-    if isinstance(req.input, str):
-        return normalize_input(req.input)
-    return normalize_input([item.model_dump(exclude_none=True) for item in req.input])
 
 
 def _timing(

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
+from tether.core.items import Item, normalize_input
 from tether.core.settings import TurnSettings
 
 # Unknown top-level fields are ignored (SDKs add new ones often); unknown item and
@@ -135,3 +136,12 @@ class InputItemsQuery(BaseModel):
     after: str | None = Field(default=None, max_length=256)
     limit: int = Field(default=20, ge=1, le=100)
     order: Literal["asc", "desc"] = "desc"
+
+
+def input_items(value: str | list[InputItem] | None) -> list[Item]:
+    """A request's `input` as stored items (ids, explicit types, list content)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return normalize_input(value)
+    return normalize_input([item.model_dump(exclude_none=True) for item in value])

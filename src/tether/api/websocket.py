@@ -11,17 +11,15 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tether.api.auth import presented_key
 from tether.api.body import parse_json, validate
 from tether.api.errors import error_response
-from tether.api.responses import _input_items
-from tether.api.schemas import ResponseCreate
+from tether.api.schemas import ResponseCreate, input_items
 from tether.api.websocket_protocol import DRAINING
 from tether.core.caller import Caller
 from tether.core.connection import ConnectionMemory
@@ -61,8 +59,7 @@ class LimitReached(InvalidRequest):
 async def responses_socket(websocket: WebSocket) -> None:
     resources: Resources = websocket.state.resources
     try:
-        # `presented_key` reads only the headers, which a WebSocket has as a request does.
-        caller = resources.auth.caller(presented_key(cast(Request, websocket)))
+        caller = resources.auth.caller(presented_key(websocket))
     except AuthenticationFailed as exc:
         resources.metrics.websocket_error(exc.code or exc.type)
         await _deny(websocket, exc)
@@ -181,7 +178,7 @@ class Connection:
         try:
             req = self._request(data)
             model = req.model
-            turn = await gateway.prepare(req, _input_items(req), self.caller, self.memory)
+            turn = await gateway.prepare(req, input_items(req.input), self.caller, self.memory)
             # Awaits the first upstream deltas: an upstream that fails at once is one
             # error frame, with no response.created before it (as HTTP's plain error).
             batches = await gateway.stream(turn) if req.generate else None
