@@ -68,9 +68,7 @@ class Compactor:
             )
         new_from = len(history) - len(input_items)
         opened = expand_compactions(history, self.opener(caller), new_from)
-        settings = TurnSettings(
-            model=model, instructions=getattr(route, "compaction_prompt", None) or DEFAULT_PROMPT
-        )
+        settings = TurnSettings(model=model, instructions=route.compaction_prompt or DEFAULT_PROMPT)
         call = CompletionRequest(
             route.upstream_model, [user_message(transcript(opened, instructions))], settings
         )

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -28,6 +29,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from tether.errors import ConfigError
+from tether.sealing import decode_key
 
 PROVIDERS = ("openai", "anthropic", "echo")
 DEFAULT_DATABASE_URL = "sqlite:///./tether.db"
@@ -38,6 +40,14 @@ _ENV_PREFIX = "os.environ/"
 _Count = Annotated[int, Field(gt=0)]  # whole: 0.5 is refused
 _Positive = Annotated[float, Field(gt=0)]
 _Port = Annotated[int, Field(gt=0, lt=65536)]
+
+
+def _sealing_key(key: SecretStr) -> SecretStr:
+    decode_key(key.get_secret_value())  # its ValueError names what a key must be
+    return key
+
+
+_SealingKey = Annotated[SecretStr, AfterValidator(_sealing_key)]
 
 
 class _Section(BaseModel):
@@ -89,6 +99,7 @@ class _Params(_Section):
     api_key: SecretStr | None = None
     timeout_seconds: _Positive = Field(600.0, validation_alias="timeout")
     connect_timeout_seconds: _Positive = Field(5.0, validation_alias="connect_timeout")
+    compaction_prompt: str | None = None  # /responses/compact's instructions (docs/compaction.md)
 
     @field_validator("model")
     @classmethod
@@ -248,6 +259,15 @@ class _General(_Section):
     master_key: SecretStr | None = None
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     api_keys: tuple[ApiKey, ...] = ()
+    encryption_keys: tuple[_SealingKey, ...] = ()  # compaction items: the first seals, all open
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _key_list(cls, value: Any) -> Any:
+        """TETHER_ENCRYPTION_KEYS (or one os.environ/NAME) holds the list, comma-separated."""
+        return (
+            [k.strip() for k in value.split(",") if k.strip()] if isinstance(value, str) else value
+        )
 
     @field_validator("database_url")
     @classmethod
@@ -341,7 +361,11 @@ _SERVER = ("redis_url", "redis_host")  # the keys that name one Redis server
 _SENTINEL = ("redis_sentinel_service_name", "redis_sentinel_username", "redis_sentinel_password")
 # Variables that stand in for keys the file leaves out; REDIS_* only when it names no server.
 _ENV_FALLBACKS = {
-    "general_settings": {"master_key": "TETHER_MASTER_KEY", "database_url": "DATABASE_URL"},
+    "general_settings": {
+        "master_key": "TETHER_MASTER_KEY",
+        "database_url": "DATABASE_URL",
+        "encryption_keys": "TETHER_ENCRYPTION_KEYS",
+    },
     "router_settings": {
         f"redis_{k}": f"REDIS_{k.upper()}" for k in ("url", "host", "port", "password")
     },

@@ -30,7 +30,7 @@ class Resources:
 
 @asynccontextmanager
 async def open_resources(settings: Settings, metrics: Metrics) -> AsyncIterator[Resources]:
-    keys = [key.get_secret_value() for key in getattr(settings, "encryption_keys", ())]
+    keys = [key.get_secret_value() for key in settings.encryption_keys]
     sealer = load_sealer(keys, settings.database_url.get_secret_value())
     registry = ProviderRegistry(settings.models)
     try:

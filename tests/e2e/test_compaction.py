@@ -19,7 +19,7 @@ from tests.e2e.conftest import model_list
 from tests.fakes.upstream import FakeUpstream
 from tests.support.server import TetherServer
 from tether.core.compaction import DEFAULT_PROMPT, SUMMARY_PREFIX
-from tether.sealing import KEY_FILE_SUFFIX
+from tether.sealing import KEY_FILE_SUFFIX, new_key_text
 
 CONVERSATION: list[Any] = [
     {"role": "user", "content": "We agreed to launch on Tuesday and notify support first."},
@@ -241,6 +241,48 @@ def test_the_embedded_default_keeps_its_key_across_a_restart(
 
         followup = client.responses.create(model="transcript", input=as_input(compacted))
         assert "launch is Tuesday" in followup.output_text
+    finally:
+        server.stop()
+
+
+def test_keys_rotate_new_first_old_still_opening(upstream: FakeUpstream, tmp_path: Path) -> None:
+    old, new = new_key_text(), new_key_text()
+    server = TetherServer(embedded_config(upstream, tmp_path, encryption_keys=[old]), tmp_path)
+    server.start()
+    try:
+        client = OpenAI(base_url=f"{server.url}/v1", api_key="sk-anything", max_retries=0)
+        before = client.responses.compact(model="echo", input=CONVERSATION)
+        assert not (tmp_path / f"tether.db{KEY_FILE_SUFFIX}").exists()  # configured: no file
+
+        server.config = embedded_config(upstream, tmp_path, encryption_keys=[new, old])
+        server.restart()
+        after = client.responses.compact(model="echo", input=CONVERSATION)
+        for compacted in (before, after):
+            client.responses.create(model="echo", input=as_input(compacted))
+
+        server.config = embedded_config(upstream, tmp_path, encryption_keys=[new])
+        server.restart()
+        client.responses.create(model="echo", input=as_input(after))
+        with pytest.raises(BadRequestError) as caught:
+            client.responses.create(model="echo", input=as_input(before))
+        assert isinstance(caught.value.body, dict)
+        assert caught.value.body["param"] == "input[1].encrypted_content"
+    finally:
+        server.stop()
+
+
+def test_a_route_writes_summaries_under_its_own_prompt(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    config = embedded_config(upstream, tmp_path)
+    config["model_list"][2]["litellm_params"]["compaction_prompt"] = "Summarize as a haiku."
+    server = TetherServer(config, tmp_path).start()
+    try:
+        client = OpenAI(base_url=f"{server.url}/v1", api_key="sk-anything", max_retries=0)
+        upstream.clear()
+        client.responses.compact(model="chat", input=CONVERSATION)
+        messages = upstream.last_request.body["messages"]
+        assert messages[0] == {"role": "system", "content": "Summarize as a haiku."}
     finally:
         server.stop()
 

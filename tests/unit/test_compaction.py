@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tether.config import load_settings
 from tether.core.compaction import (
     SUMMARY_PREFIX,
     compaction_item,
@@ -175,3 +176,49 @@ def test_a_shared_database_needs_a_configured_key() -> None:
     assert load_sealer([], "postgresql://db/tether") is None
     memory = load_sealer([], "sqlite:///:memory:")
     assert memory is not None
+
+
+def config_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "tether.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_keys_and_the_prompt_come_from_the_config_file(tmp_path: Path) -> None:
+    first, second = new_key_text(), new_key_text()
+    path = config_file(
+        tmp_path,
+        "model_list:\n"
+        "  - model_name: echo\n"
+        "    litellm_params: {model: echo/echo, compaction_prompt: Summarize tersely.}\n"
+        "general_settings:\n"
+        f"  encryption_keys: [{first}, os.environ/OLD_KEY]\n",
+    )
+
+    settings = load_settings(path, {"OLD_KEY": second})
+
+    assert [key.get_secret_value() for key in settings.encryption_keys] == [first, second]
+    assert settings.models[0].compaction_prompt == "Summarize tersely."
+    assert first not in repr(settings)
+
+
+def test_keys_come_from_the_environment_comma_separated() -> None:
+    first, second = new_key_text(), new_key_text()
+
+    settings = load_settings(None, {"TETHER_ENCRYPTION_KEYS": f"{first}, {second}"})
+
+    assert [key.get_secret_value() for key in settings.encryption_keys] == [first, second]
+    assert settings.models[0].compaction_prompt is None
+
+
+def test_a_bad_key_stops_start_up_naming_its_place(tmp_path: Path) -> None:
+    path = config_file(
+        tmp_path, f"general_settings:\n  encryption_keys: [{new_key_text()}, hunter2]\n"
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+
+    assert caught.value.key == "general_settings.encryption_keys[1]"
+    assert "openssl rand -base64 32" in caught.value.reason
+    assert "hunter2" not in caught.value.message
