@@ -87,10 +87,10 @@ class Compactor:
     def opener(self, caller: Caller) -> Opener:
         """Opens compaction items for `caller`: only those sealed for the same key (or any,
         for the master key), as a stored response is continuable only with its own key."""
-        sealer = self._required()
+        sealer = self._sealer  # None: nothing was sealed here, so nothing opens (a 400)
 
         def open_blob(blob: str) -> str | None:
-            plaintext = sealer.open(blob, PURPOSE)
+            plaintext = sealer.open(blob, PURPOSE) if sealer is not None else None
             if plaintext is None:
                 return None
             sealed = orjson.loads(plaintext)

@@ -318,3 +318,9 @@ def test_a_shared_database_without_keys_refuses_compaction_plainly(tether: Tethe
 
     assert reply.status_code == 501
     assert "encryption_keys" in reply.json()["error"]["message"]
+    item = {"type": "compaction", "encrypted_content": "AQ" * 40}
+    turn = httpx.post(
+        f"{tether.url}/v1/responses", json={"model": "echo", "input": [item]}, timeout=10
+    )
+    assert turn.status_code == 400  # no key: nothing sealed here, so nothing opens
+    assert turn.json()["error"]["param"] == "input[0].encrypted_content"
