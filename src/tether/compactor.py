@@ -1,10 +1,9 @@
 """Compaction as a service: a conversation summarized by its route's model and sealed into
-one compaction item; and compaction items opened into their summaries before any turn
-reaches a provider."""
+one compaction item, and the opener that turns such items back into their summaries
+(the gateway calls it before any turn reaches a provider)."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
@@ -21,16 +20,14 @@ from tether.core.compaction import (
     transcript,
 )
 from tether.core.completion import CompletionRequest
-from tether.core.connection import ConnectionMemory
 from tether.core.history import assemble, expand_compactions
 from tether.core.items import Item, user_message
 from tether.core.records import Turn
 from tether.core.response import usage_object
 from tether.core.settings import TurnSettings
-from tether.errors import InvalidRequest
-from tether.gateway import Gateway, PreparedTurn
+from tether.errors import InvalidRequest, SealingUnavailable
 from tether.providers.registry import ProviderRegistry
-from tether.sealing import Sealer, SealingUnavailable
+from tether.sealing import Sealer
 from tether.state.store import ConversationStore
 
 PURPOSE = b"tether/compaction/v1"  # authenticated with every blob: a summary, nothing else
@@ -101,16 +98,6 @@ class Compactor:
 
         return open_blob
 
-    def opened(self, turn: PreparedTurn) -> PreparedTurn:
-        """`turn` with its call's compaction items opened; the turn stores them as sent."""
-        items = turn.call.items
-        if all(item["type"] != "compaction" for item in items):
-            return turn
-        new_from = len(items) - len(turn.input_items)
-        opened = expand_compactions(items, self.opener(turn.caller), new_from)
-        call = dataclasses.replace(turn.call, items=opened)
-        return dataclasses.replace(turn, call=call)
-
     def _required(self) -> Sealer:
         if self._sealer is None:
             raise SealingUnavailable(
@@ -118,27 +105,3 @@ class Compactor:
                 "database is shared: every instance must hold the same key."
             )
         return self._sealer
-
-
-class CompactingGateway(Gateway):
-    """The gateway with compaction items opened before the provider is called.
-
-    Kept outside gateway.py while that file has another owner; folding it in is one line
-    in `Gateway.prepare` (see docs/compaction.md).
-    """
-
-    def __init__(
-        self, registry: ProviderRegistry, store: ConversationStore, compactor: Compactor
-    ) -> None:
-        super().__init__(registry, store)
-        self.compactor = compactor
-
-    async def prepare(
-        self,
-        settings: TurnSettings,
-        input_items: list[Item],
-        caller: Caller,
-        memory: ConnectionMemory | None = None,
-    ) -> PreparedTurn:
-        turn = await super().prepare(settings, input_items, caller, memory)
-        return self.compactor.opened(turn)

@@ -13,6 +13,7 @@
     ├── NotFound                     (404 invalid_request_error / not_found)
     ├── UpstreamError                (502 upstream_error), or the upstream's own 4xx
     │   └── UpstreamTimeout          (504 upstream_error / timeout)
+    ├── SealingUnavailable           (501 encryption_keys_not_configured)
     ├── StorageUnavailable           (503 service_unavailable)
     └── ConfigError                  (not an HTTP error: stops start-up, exit 2)
 
@@ -135,6 +136,13 @@ class UpstreamError(TetherError):
 class UpstreamTimeout(UpstreamError):
     def __init__(self, message: str):
         super().__init__(message, status=504, code="timeout")
+
+
+class SealingUnavailable(TetherError):
+    """No key to seal with where none can be kept safely (a shared database)."""
+
+    status = 501
+    code = "encryption_keys_not_configured"
 
 
 class StorageUnavailable(TetherError):

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tether.core import ids
 from tether.core.caller import Caller
+from tether.core.compaction import Opener
 from tether.core.completion import CompletionRequest, Delta, StreamEnd, Usage
 from tether.core.connection import ConnectionMemory
-from tether.core.history import assemble, check_tool_outputs
+from tether.core.history import assemble, check_tool_outputs, expand_compactions
 from tether.core.items import Item
 from tether.core.records import Turn
 from tether.core.response import finished, output_items, skeleton
@@ -65,10 +66,17 @@ class PreparedTurn:
 
 
 class Gateway:
-    def __init__(self, registry: ProviderRegistry, store: ConversationStore) -> None:
+    def __init__(
+        self,
+        registry: ProviderRegistry,
+        store: ConversationStore,
+        opener_for: Callable[[Caller], Opener] | None = None,
+    ) -> None:
+        """`opener_for` opens the compaction items a caller may open (None: none opens)."""
         self.registry = registry
         self.store = store
         self.latencies = StateLatencies()
+        self._opener_for = opener_for or _opens_nothing
 
     async def prepare(
         self,
@@ -86,7 +94,10 @@ class Gateway:
         if settings.previous_response_id is not None:
             chain = await self._chain(settings.previous_response_id, caller, memory)
         history = assemble(chain, input_items)
-        check_tool_outputs(history, len(history) - len(input_items))
+        new_from = len(history) - len(input_items)
+        check_tool_outputs(history, new_from)
+        if any(item["type"] == "compaction" for item in history):  # the provider sees summaries
+            history = expand_compactions(history, self._opener_for(caller), new_from)
         session = chain[-1].session if chain else _new_session(settings, caller)
         response_id = ids.new_response_id(session)
         return PreparedTurn(
@@ -215,3 +226,7 @@ def _new_session(settings: TurnSettings, caller: Caller) -> str:
         if metadata.get(key):
             return ids.named_session_tag(caller.owner, metadata[key])
     return ids.new_session_tag()
+
+
+def _opens_nothing(_caller: Caller) -> Opener:
+    return lambda _blob: None

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from tether.auth import Authenticator
-from tether.compactor import CompactingGateway, Compactor
+from tether.compactor import Compactor
 from tether.config import Settings
 from tether.gateway import Gateway
 from tether.observability.exporter import mirrored_stats
@@ -41,7 +41,7 @@ async def open_resources(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 auth=Authenticator(settings),
                 registry=registry,
                 store=store,
-                gateway=CompactingGateway(registry, store, compactor),
+                gateway=Gateway(registry, store, compactor.opener),
                 compactor=compactor,
                 metrics=metrics,
             )

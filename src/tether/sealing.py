@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from tether.errors import ConfigError, TetherError
+from tether.errors import ConfigError
 
 log = logging.getLogger("tether.sealing")
 KEY_BYTES = 32
@@ -26,13 +26,6 @@ _VERSION = b"\x01"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 KEY_FILE_SUFFIX = ".key"  # the embedded default's key, beside its SQLite file
-
-
-class SealingUnavailable(TetherError):
-    """No key configured where none can be kept safely (a shared database)."""
-
-    status = 501
-    code = "encryption_keys_not_configured"
 
 
 class Sealer:
