@@ -37,7 +37,7 @@ START_TIMEOUT_SECONDS = 60
 # A developer's shell may point tether at a deployment; this run uses only tether.yaml.
 DEPLOYMENT_ENV = (
     "TETHER_CONFIG", "TETHER_MASTER_KEY", "DATABASE_URL", "REDIS_URL", "REDIS_HOST",
-    "REDIS_PORT", "REDIS_PASSWORD", "PROMETHEUS_MULTIPROC_DIR",
+    "REDIS_PORT", "REDIS_PASSWORD", "PROMETHEUS_MULTIPROC_DIR", "TETHER_ENCRYPTION_KEYS",
 )  # fmt: skip
 
 
