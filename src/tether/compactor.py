@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from tether.config import ModelRoute
 from tether.core import ids
 from tether.core.caller import Caller
 from tether.core.compaction import (
@@ -19,13 +20,14 @@ from tether.core.compaction import (
     kept_items,
     transcript,
 )
-from tether.core.completion import CompletionRequest
+from tether.core.completion import CompletionRequest, Usage
 from tether.core.history import assemble, expand_compactions
 from tether.core.items import Item, user_message
 from tether.core.records import Turn
 from tether.core.response import usage_object
 from tether.core.settings import TurnSettings
 from tether.errors import InvalidRequest, SealingUnavailable
+from tether.providers.port import Provider
 from tether.providers.registry import ProviderRegistry
 from tether.sealing import Sealer
 from tether.state.store import ConversationStore
@@ -52,7 +54,7 @@ class Compactor:
     ) -> dict[str, Any]:
         """The compacted window (OpenAI's `response.compaction`): the user messages, then
         one compaction item sealing the route model's summary of everything."""
-        sealer = self._required()
+        self._required()
         route, provider = self.registry.get(model)
         chain: list[Turn] = []
         if previous_response_id is not None:
@@ -65,21 +67,40 @@ class Compactor:
             )
         new_from = len(history) - len(input_items)
         opened = expand_compactions(history, self.opener(caller), new_from)
-        settings = TurnSettings(model=model, instructions=route.compaction_prompt or DEFAULT_PROMPT)
+        item, _summary, usage = await self.summarize(opened, instructions, caller, route, provider)
+        return {
+            "id": ids.new_response_id(ids.new_session_tag()),
+            "object": "response.compaction",
+            "created_at": int(time.time()),
+            "output": [*kept_items(history), item],
+            "usage": usage_object(usage),
+        }
+
+    async def summarize(
+        self,
+        opened: list[Item],
+        instructions: str | None,
+        caller: Caller,
+        route: ModelRoute,
+        provider: Provider,
+    ) -> tuple[Item, str, Usage]:
+        """The route model's summary of `opened` (compaction items already opened), as a
+        sealed compaction item, the summary itself, and what the call used."""
+        sealer = self._required()
+        settings = TurnSettings(
+            model=route.name, instructions=route.compaction_prompt or DEFAULT_PROMPT
+        )
         call = CompletionRequest(
             route.upstream_model, [user_message(transcript(opened, instructions))], settings
         )
         completion = await provider.complete(call)
         sealed = {"summary": completion.text, "owner": caller.owner}
         blob = sealer.seal(orjson.dumps(sealed), PURPOSE)
-        item = compaction_item(ids.new_item_id(ITEM_ID_PREFIX), blob)
-        return {
-            "id": ids.new_response_id(ids.new_session_tag()),
-            "object": "response.compaction",
-            "created_at": int(time.time()),
-            "output": [*kept_items(history), item],
-            "usage": usage_object(completion.usage),
-        }
+        return (
+            compaction_item(ids.new_item_id(ITEM_ID_PREFIX), blob),
+            completion.text,
+            completion.usage,
+        )
 
     def opener(self, caller: Caller) -> Opener:
         """Opens compaction items for `caller`: only those sealed for the same key (or any,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from tether.compactor import Compactor
 from tether.core import ids
 from tether.core.caller import Caller
-from tether.core.compaction import Opener
+from tether.core.compaction import Opener, estimated_tokens, summary_message
 from tether.core.completion import CompletionRequest, Delta, StreamEnd, Usage
 from tether.core.connection import ConnectionMemory
 from tether.core.history import assemble, check_tool_outputs, expand_compactions
@@ -20,7 +21,7 @@ from tether.core.records import Turn
 from tether.core.response import finished, output_items, skeleton
 from tether.core.settings import TurnSettings
 from tether.core.stream import Event, ResponseStream
-from tether.errors import PreviousResponseNotFound, TetherError, UpstreamError
+from tether.errors import PreviousResponseNotFound, SealingUnavailable, TetherError, UpstreamError
 from tether.observability.latency import StateLatencies
 from tether.providers.port import Provider
 from tether.providers.registry import ProviderRegistry
@@ -63,6 +64,7 @@ class PreparedTurn:
     timing: TurnTiming
     chain: list[Turn]
     outcome: TurnOutcome
+    leading: list[Item]  # output known before the model answers: an automatic compaction
 
 
 class Gateway:
@@ -70,13 +72,13 @@ class Gateway:
         self,
         registry: ProviderRegistry,
         store: ConversationStore,
-        opener_for: Callable[[Caller], Opener] | None = None,
+        compactor: Compactor | None = None,
     ) -> None:
-        """`opener_for` opens the compaction items a caller may open (None: none opens)."""
+        """`compactor` opens compaction items and compacts automatically (None: neither)."""
         self.registry = registry
         self.store = store
         self.latencies = StateLatencies()
-        self._opener_for = opener_for or _opens_nothing
+        self._compactor = compactor
 
     async def prepare(
         self,
@@ -97,7 +99,12 @@ class Gateway:
         new_from = len(history) - len(input_items)
         check_tool_outputs(history, new_from)
         if any(item["type"] == "compaction" for item in history):  # the provider sees summaries
-            history = expand_compactions(history, self._opener_for(caller), new_from)
+            history = expand_compactions(history, self._opener(caller), new_from)
+        leading: list[Item] = []
+        threshold = settings.compact_threshold
+        if threshold is not None and new_from and estimated_tokens(history[:new_from]) > threshold:
+            item, summary = await self._compact(history[:new_from], settings, caller)
+            history, leading = [summary_message(summary), *history[new_from:]], [item]
         session = chain[-1].session if chain else _new_session(settings, caller)
         response_id = ids.new_response_id(session)
         return PreparedTurn(
@@ -113,7 +120,26 @@ class Gateway:
             timing=TurnTiming(chain_turns=len(chain)),
             chain=chain,
             outcome=TurnOutcome(),
+            leading=leading,
         )
+
+    def _opener(self, caller: Caller) -> Opener:
+        if self._compactor is None:
+            return lambda _blob: None
+        return self._compactor.opener(caller)
+
+    async def _compact(
+        self, earlier: list[Item], settings: TurnSettings, caller: Caller
+    ) -> tuple[Item, str]:
+        """`context_management` compaction: what came before this turn's input, summarized
+        by the route's model and sealed; the model then sees the summary and the input."""
+        if self._compactor is None:
+            raise SealingUnavailable("Automatic compaction is not available on this gateway.")
+        route, provider = self.registry.get(settings.model)
+        item, summary, _usage = await self._compactor.summarize(
+            earlier, None, caller, route, provider
+        )
+        return item, summary
 
     async def _chain(
         self, previous_id: str, caller: Caller, memory: ConnectionMemory | None
@@ -135,7 +161,7 @@ class Gateway:
         started = time.perf_counter()
         completion = await turn.provider.complete(turn.call)
         turn.timing.upstream_seconds = time.perf_counter() - started
-        output = output_items(completion)
+        output = [*turn.leading, *output_items(completion)]
         final = finished(turn.base, output, completion.finish, completion.usage, time.time())
         await self._record(turn, final)
         return final
@@ -165,7 +191,7 @@ class Gateway:
     async def _events(
         self, turn: PreparedTurn, first: list[Delta], batches: AsyncIterator[list[Delta]]
     ) -> AsyncGenerator[list[Event]]:
-        stream = ResponseStream(turn.base)
+        stream = ResponseStream(turn.base, turn.leading)
         events = stream.start()
         deltas = first
         try:
@@ -226,7 +252,3 @@ def _new_session(settings: TurnSettings, caller: Caller) -> str:
         if metadata.get(key):
             return ids.named_session_tag(caller.owner, metadata[key])
     return ids.new_session_tag()
-
-
-def _opens_nothing(_caller: Caller) -> Opener:
-    return lambda _blob: None

@@ -41,7 +41,7 @@ async def open_resources(settings: Settings, metrics: Metrics) -> AsyncIterator[
                 auth=Authenticator(settings),
                 registry=registry,
                 store=store,
-                gateway=Gateway(registry, store, compactor.opener),
+                gateway=Gateway(registry, store, compactor),
                 compactor=compactor,
                 metrics=metrics,
             )

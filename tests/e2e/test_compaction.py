@@ -216,16 +216,75 @@ def test_compact_refuses_a_missing_model_and_nothing_to_compact(server: TetherSe
     assert empty.json()["error"]["param"] == "input"
 
 
-def test_context_management_is_refused_by_name(sdk: OpenAI) -> None:
-    with pytest.raises(BadRequestError) as caught:
-        sdk.responses.create(
-            model="echo",
-            input="hi",
-            extra_body={"context_management": [{"type": "compaction", "compact_threshold": 9}]},
-        )
+AUTO = {"context_management": [{"type": "compaction", "compact_threshold": 20}]}
 
-    assert isinstance(caught.value.body, dict)
-    assert caught.value.body["param"] == "context_management"
+
+def test_past_its_threshold_a_turn_compacts_what_came_before_automatically(
+    sdk: OpenAI, upstream: FakeUpstream
+) -> None:
+    first = sdk.responses.create(model="chat", input=CONVERSATION)
+    upstream.clear()
+    second = sdk.responses.create(
+        model="chat", previous_response_id=first.id, input="And then?", extra_body=AUTO
+    )
+
+    assert [item.type for item in second.output] == ["compaction", "message"]
+    summarizing, answering = (request.body for request in upstream.requests)
+    assert DEFAULT_PROMPT[:40] in str(summarizing)  # the route's model wrote the summary
+    assert "user: We agreed to launch on Tuesday" in str(summarizing)
+    sent = answering["messages"]  # then the model saw the summary and the new input only
+    assert [m["role"] for m in sent] == ["system", "user"]
+    assert sent[0]["content"].startswith(SUMMARY_PREFIX)
+    assert sent[1]["content"] == "And then?"
+    blob = second.output[0].model_dump()["encrypted_content"]
+    assert blob not in str(answering)
+
+    upstream.clear()
+    third = sdk.responses.create(model="chat", previous_response_id=second.id, input="After?")
+    assert [item.type for item in third.output] == ["message"]
+    sent = upstream.last_request.body["messages"]
+    # The history starts over from the compaction: the summary, its turn, this input.
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[0]["content"].startswith(SUMMARY_PREFIX)
+    assert [m["content"] for m in sent[1:]] == ["And then?", second.output_text, "After?"]
+
+
+def test_below_its_threshold_nothing_is_compacted_and_streams_show_the_item(sdk: OpenAI) -> None:
+    first = sdk.responses.create(model="echo", input="short")
+    quiet = sdk.responses.create(
+        model="echo",
+        previous_response_id=first.id,
+        input="still short",
+        extra_body={"context_management": [{"type": "compaction", "compact_threshold": 10_000}]},
+    )
+    assert [item.type for item in quiet.output] == ["message"]
+
+    long_first = sdk.responses.create(model="echo", input=CONVERSATION)
+    with sdk.responses.stream(
+        model="echo", previous_response_id=long_first.id, input="go", extra_body=AUTO
+    ) as stream:
+        added = [e.item.type for e in stream if e.type == "response.output_item.added"]
+        final = stream.get_final_response()
+    assert added == ["compaction", "message"]
+    assert [item.type for item in final.output] == ["compaction", "message"]
+
+
+def test_a_bad_context_management_is_a_400_naming_it(server: TetherServer) -> None:
+    for entries, param in (
+        ([{"type": "compaction"}], "context_management[0].compact_threshold"),
+        ([{"type": "truncate", "compact_threshold": 5}], "context_management[0].type"),
+        (
+            [{"type": "compaction", "compact_threshold": 0}],
+            "context_management[0].compact_threshold",
+        ),
+    ):
+        reply = httpx.post(
+            f"{server.url}/v1/responses",
+            json={"model": "echo", "input": "hi", "context_management": entries},
+            timeout=10,
+        )
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["error"]["param"] == param
 
 
 def test_the_embedded_default_keeps_its_key_across_a_restart(

@@ -168,3 +168,21 @@ def test_replaying_a_chain_to_either_provider_leaves_its_turns_untouched() -> No
         for stream in (False, True):
             build(request, stream=stream)
     assert chain == before
+
+
+def test_a_turn_compacted_automatically_starts_the_history_over() -> None:
+    compaction = {"id": "cmp_1", "type": "compaction", "encrypted_content": "sealed"}
+    chain = [
+        turn(1, normalize_input("one"), [output_message("msg_1", "ONE")]),
+        turn(2, normalize_input("two"), [compaction, output_message("msg_2", "TWO")]),
+        turn(3, normalize_input("three"), [output_message("msg_3", "THREE")]),
+    ]
+    history = assemble(chain, normalize_input("four"))
+    assert history[0] == compaction  # it stands for turn 1 and all before turn 2's input
+    assert texts(history[1:]) == [
+        ("user", "two"),
+        ("assistant", "TWO"),
+        ("user", "three"),
+        ("assistant", "THREE"),
+        ("user", "four"),
+    ]

@@ -109,13 +109,12 @@ class ResponseCreate(TurnSettings):
     background: bool | None = None
     conversation: str | dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
-    context_management: list[dict[str, Any]] | None = None  # automatic compaction
 
     def refused(self) -> str | None:
         """The first parameter sent that tether does not serve, if any."""
         if self.background:
             return "background"
-        names = ("conversation", "prompt", "context_management")
+        names = ("conversation", "prompt")
         return next((name for name in names if getattr(self, name)), None)
 
 

@@ -14,12 +14,18 @@ def assemble(chain: Iterable[Turn], new_items: list[Item]) -> list[Item]:
     """Oldest turn first: each turn's input then its output, then this turn's input.
 
     Only items are inherited; earlier `instructions`, `tools`, sampling settings and
-    `metadata` stay with the turn that sent them.
+    `metadata` stay with the turn that sent them. A turn compacted automatically (its
+    output opens with a compaction item) starts the history over from that item.
     """
     history: list[Item] = []
     for turn in chain:
-        history.extend(turn.input_items)
-        history.extend(turn.output_items)
+        output = turn.output_items
+        if output and output[0]["type"] == "compaction":
+            # Compacted automatically: its first item stands for all that came before.
+            history = [output[0], *turn.input_items, *output[1:]]
+        else:
+            history.extend(turn.input_items)
+            history.extend(output)
     history.extend(new_items)
     return history
 

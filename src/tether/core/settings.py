@@ -21,6 +21,11 @@ _Strict = ConfigDict(extra="forbid", strict=True)
 
 
 @dataclass(frozen=True, slots=True)
+class NotEchoed:
+    """A parameter the Response object does not show (OpenAI's has no field for it)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Echo:
     """What the Response object shows for a parameter the request did not send."""
 
@@ -43,6 +48,17 @@ class ToolChoiceFunction(BaseModel):
 
 
 ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
+
+
+class ContextManagement(BaseModel):
+    """Automatic compaction: once the replayed history passes `compact_threshold` tokens
+    (estimated), it is summarized into a compaction item before the model is called."""
+
+    model_config = _Strict
+    type: Literal["compaction"]
+    compact_threshold: int = Field(ge=1)
+
+
 ServiceTier = Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
 _TEXT_DEFAULT = {"format": {"type": "text"}, "verbosity": "medium"}
 _Penalty = Annotated[float | None, Field(ge=-2, le=2), Echo(0.0)]
@@ -87,6 +103,15 @@ class TurnSettings(BaseModel):
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None
     service_tier: Annotated[ServiceTier | None, Echo("default")] = None
 
+    context_management: Annotated[
+        list[ContextManagement] | None, Field(max_length=1), NotEchoed()
+    ] = None
+
+    @property
+    def compact_threshold(self) -> int | None:
+        entries = self.context_management or []
+        return entries[0].compact_threshold if entries else None
+
     def echoed(self) -> dict[str, Any]:
         """The fields as the Response object shows them: sent values, else their `Echo`."""
         values = self.__dict__  # where pydantic keeps the fields: no per-field lookup
@@ -119,9 +144,13 @@ def _fresh(value: Any) -> Any:
     return {k: _fresh(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
-_ECHOED = tuple(TurnSettings.model_fields)
+_ECHOED = tuple(
+    name
+    for name, info in TurnSettings.model_fields.items()
+    if not any(isinstance(mark, NotEchoed) for mark in info.metadata)
+)
 _HOLDING_MODELS = tuple(
-    name for name, info in TurnSettings.model_fields.items() if _holds_model(info.annotation)
+    name for name in _ECHOED if _holds_model(TurnSettings.model_fields[name].annotation)
 )
 _ECHO_DEFAULTS = tuple(
     (name, echo.default)

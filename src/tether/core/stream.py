@@ -18,9 +18,11 @@ Event = dict[str, Any]
 
 
 class ResponseStream:
-    def __init__(self, base: dict[str, Any]) -> None:
+    def __init__(self, base: dict[str, Any], leading: list[Item] | None = None) -> None:
+        """`leading`: output items known before the model answers (a compaction item)."""
         self._base = base
         self._seq = 0
+        self._leading = leading or []
         self._output: list[Item] = []
         self._open: Item | None = None  # the item being streamed, if any
         self._tool_index: int | None = None
@@ -31,10 +33,16 @@ class ResponseStream:
         return event
 
     def start(self) -> list[Event]:
-        return [
+        events = [
             self._event("response.created", response=self._base),
             self._event("response.in_progress", response=self._base),
         ]
+        for item in self._leading:
+            index = len(self._output)
+            events.append(self._event("response.output_item.added", output_index=index, item=item))
+            events.append(self._event("response.output_item.done", output_index=index, item=item))
+            self._output.append(item)
+        return events
 
     def feed(self, delta: TextDelta | ToolCallDelta) -> list[Event]:
         if isinstance(delta, TextDelta):
@@ -151,7 +159,7 @@ class ResponseStream:
     def finish(self, end: StreamEnd, completed_at: float) -> tuple[list[Event], dict[str, Any]]:
         """Close open items; return their events and the final response to record."""
         events: list[Event] = []
-        if not self._output and self._open is None:
+        if len(self._output) == len(self._leading) and self._open is None:
             events += self._text("")  # a reply with no content still has one (empty) message
         events += self._close("incomplete" if end.finish == "length" else "completed")
         final = finished(self._base, self._output, end.finish, end.usage, completed_at)
