@@ -42,11 +42,18 @@ def _note(request: Request, error: TetherError) -> None:
     request.state.error_param = error.param
 
 
+def public(error: TetherError, where: str) -> TetherError:
+    """The error as a client may see it: a storage failure's detail names servers, so it
+    is logged (with `where`) and replaced."""
+    if isinstance(error, StorageUnavailable):
+        log.error("storage unavailable on %s: %s", where, error)
+        return StorageUnavailable("The conversation store is unavailable; try again shortly.")
+    return error
+
+
 async def handle_tether_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TetherError)
-    if isinstance(exc, StorageUnavailable):  # the detail names servers: log it, don't send it
-        log.error("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
-        exc = StorageUnavailable("The conversation store is unavailable; try again shortly.")
+    exc = public(exc, f"{request.method} {request.url.path}")
     _note(request, exc)
     return error_response(exc)
 

@@ -18,13 +18,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tether.api.auth import presented_key
 from tether.api.body import parse_json, validate
-from tether.api.errors import error_response
+from tether.api.errors import error_response, public
 from tether.api.schemas import ResponseCreate, input_items
 from tether.api.websocket_protocol import DRAINING
 from tether.core.caller import Caller
 from tether.core.connection import ConnectionMemory
 from tether.core.ids import new_request_id
-from tether.errors import AuthenticationFailed, InvalidRequest, StorageUnavailable, TetherError
+from tether.errors import AuthenticationFailed, InvalidRequest, TetherError
 from tether.gateway import PreparedTurn
 from tether.resources import Resources
 
@@ -250,13 +250,13 @@ class Connection:
     async def _send(self, events: list[dict[str, Any]], turn: PreparedTurn | None = None) -> None:
         for event in events:
             if event["type"] == "error" and turn is not None and turn.outcome.error is not None:
-                error = _public(turn.outcome.error)
+                error = public(turn.outcome.error, "a WebSocket turn")
                 self.resources.metrics.websocket_error(error.code or error.type)
                 event = error_frame(error, event["sequence_number"])
             await self.websocket.send_text(orjson.dumps(event).decode())
 
     async def _refuse(self, error: TetherError, started: float, model: str | None) -> None:
-        error = _public(error)
+        error = public(error, "a WebSocket turn")
         self.resources.metrics.websocket_error(error.code or error.type)
         await self.websocket.send_text(orjson.dumps(error_frame(error)).decode())
         self._log(started, error.status, model, None, error)
@@ -317,10 +317,3 @@ class Connection:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-
-
-def _public(error: TetherError) -> TetherError:
-    if isinstance(error, StorageUnavailable):  # the detail names servers: log it, don't send
-        log.error("storage unavailable on a WebSocket turn: %s", error)
-        return StorageUnavailable("The conversation store is unavailable; try again shortly.")
-    return error
