@@ -3,7 +3,6 @@ against two real tether processes sharing Redis and PostgreSQL."""
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ import websockets.exceptions
 from openai import OpenAI
 from openai.resources.responses.responses import ResponsesConnection
 
-import tether.cli
 from tests.e2e.conftest import model_list
 from tests.fakes.upstream import FakeUpstream
 from tests.support.server import TetherServer
@@ -374,12 +372,6 @@ def test_upstream_failures_are_error_frames(client: OpenAI, upstream: FakeUpstre
         assert completed(conn, model="chat", input="fine").output_text == "reply to: fine"
 
 
-# Needs `"ws": "tether.api.websocket_protocol:DrainingWebSocketProtocol"` in the uvicorn
-# options of `tether.cli` (docs/websocket.md); until then uvicorn closes with 1012 at once.
-@pytest.mark.skipif(
-    "DrainingWebSocketProtocol" not in inspect.getsource(tether.cli),
-    reason="tether.cli does not give uvicorn the draining WebSocket protocol yet",
-)
 def test_sigterm_lets_the_running_turn_finish_then_closes_with_1001(
     upstream: FakeUpstream, redis_url: str, pg_url: str, tmp_path: Path
 ) -> None:
