@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.compactor import Compactor
+from tether.config import ModelRoute
 from tether.core import ids
 from tether.core.caller import Caller
 from tether.core.compaction import Opener, estimated_tokens, summary_message
@@ -103,7 +104,7 @@ class Gateway:
         leading: list[Item] = []
         threshold = settings.compact_threshold
         if threshold is not None and new_from and estimated_tokens(history[:new_from]) > threshold:
-            item, summary = await self._compact(history[:new_from], settings, caller)
+            item, summary = await self._compact(history[:new_from], route, provider, caller)
             history, leading = [summary_message(summary), *history[new_from:]], [item]
         session = chain[-1].session if chain else _new_session(settings, caller)
         response_id = ids.new_response_id(session)
@@ -129,13 +130,12 @@ class Gateway:
         return self._compactor.opener(caller)
 
     async def _compact(
-        self, earlier: list[Item], settings: TurnSettings, caller: Caller
+        self, earlier: list[Item], route: ModelRoute, provider: Provider, caller: Caller
     ) -> tuple[Item, str]:
         """`context_management` compaction: what came before this turn's input, summarized
         by the route's model and sealed; the model then sees the summary and the input."""
         if self._compactor is None:
             raise SealingUnavailable("Automatic compaction is not available on this gateway.")
-        route, provider = self.registry.get(settings.model)
         item, summary, _usage = await self._compactor.summarize(
             earlier, None, caller, route, provider
         )
