@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tether.api.access import log_access
 from tether.api.routes import label
 from tether.core.ids import new_request_id
 from tether.errors import NotFound
 from tether.observability.metrics import Metrics
-
-log = logging.getLogger("tether.access")
 
 
 class RequestLog:
@@ -69,10 +67,8 @@ class RequestLog:
             "chain_turns": state.get("chain_turns"),
             "stream": state.get("stream"),
         }
-        if status >= 400:  # why, as `api.errors` noted it: the code and the field, no content
-            fields["code"] = state.get("error_code")
-            fields["param"] = _escaped(state.get("error_param"))
-        log.info("%s %s %d", scope["method"], scope["path"], status, extra=fields)
+        code, param = state.get("error_code"), state.get("error_param")  # noted by api.errors
+        log_access(scope["method"], scope["path"], status, fields, code, param)
 
 
 def _refusing_unknown_paths(scope: Scope, send: Send) -> Send:
@@ -94,11 +90,6 @@ def _refusing_unknown_paths(scope: Scope, send: Send) -> Send:
         await send(message)
 
     return send_or_refuse
-
-
-def _escaped(param: str | None) -> str | None:
-    """A field path can hold a key the client chose: one line, bounded, whatever it holds."""
-    return None if param is None else repr(param[:128])[1:-1]
 
 
 def _request_id(scope: Scope) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tether.api.access import log_access
 from tether.api.auth import presented_key
 from tether.api.body import parse_json, validate
 from tether.api.errors import error_response, public
@@ -29,7 +30,6 @@ from tether.gateway import PreparedTurn
 from tether.resources import Resources
 
 log = logging.getLogger("tether.api")
-access = logging.getLogger("tether.access")  # the request log: one line a turn, as HTTP
 
 LIFETIME_SECONDS = 60 * 60  # OpenAI's limit on one connection
 TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -291,10 +291,8 @@ class Connection:
             fields["upstream_ms"] = round(turn.timing.upstream_seconds * 1000, 2)
             fields["overhead_ms"] = round(turn.timing.overhead_seconds * 1000, 3)
             fields["response_id"] = turn.response_id
-        if error is not None:
-            fields["code"] = error.code
-            fields["param"] = error.param
-        access.info("WS %s response.create %d", self.websocket.url.path, status, extra=fields)
+        code, param = (error.code, error.param) if error is not None else (None, None)
+        log_access("WS", f"{self.websocket.url.path} response.create", status, fields, code, param)
 
     async def _end_at_limit(self) -> None:
         await self._drain()
