@@ -243,9 +243,8 @@ class Connection:
                 self.memory.evict(previous)
             return
         assert turn is not None
-        self.memory.remember(turn.chain, finished, stored=turn.store)
-        self.resources.metrics.websocket_forgot(self.memory.forgotten)
-        self.memory.forgotten = 0
+        forgotten = self.memory.remember(turn.chain, finished, stored=turn.store)
+        self.resources.metrics.websocket_forgot(forgotten)
 
     async def _send(self, events: list[dict[str, Any]], turn: PreparedTurn | None = None) -> None:
         for event in events:

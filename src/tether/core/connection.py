@@ -36,7 +36,6 @@ class ConnectionMemory:
         self._local: OrderedDict[str, tuple[Turn, int]] = OrderedDict()
         self._bytes = 0
         self._latest: list[Turn] = []  # the chain ending with the latest response
-        self.forgotten = 0  # turns dropped by the bound, for the metric
 
     @property
     def size(self) -> tuple[int, int]:
@@ -59,18 +58,21 @@ class ConnectionMemory:
             current = held[0].parent_id
         return Resolved(suffix[::-1], None)
 
-    def remember(self, chain: list[Turn], turn: Turn, *, stored: bool) -> None:
+    def remember(self, chain: list[Turn], turn: Turn, *, stored: bool) -> int:
         """`turn` answered `chain`; it becomes the latest. Only `store: false` turns are
-        held beyond the latest chain: the store keeps the others."""
+        held beyond the latest chain: the store keeps the others. Returns how many older
+        turns the bound made it forget."""
         self._latest = [*chain, turn]
         if stored:
-            return
+            return 0
         size = len(encode_turn(turn))
         self._local[turn.id] = (turn, size)
         self._bytes += size
+        forgotten = 0
         while len(self._local) > self.max_turns or self._bytes > self.max_bytes:
             self._drop(next(iter(self._local)))
-            self.forgotten += 1
+            forgotten += 1
+        return forgotten
 
     def evict(self, response_id: str) -> None:
         """A continuation of `response_id` failed: forget it (OpenAI's rule)."""

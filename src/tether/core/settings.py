@@ -102,7 +102,6 @@ class TurnSettings(BaseModel):
     safety_identifier: str | None = Field(default=None, max_length=256)
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None
     service_tier: Annotated[ServiceTier | None, Echo("default")] = None
-
     context_management: Annotated[
         list[ContextManagement] | None, Field(max_length=1), NotEchoed()
     ] = None
@@ -140,7 +139,7 @@ def _plain(value: Any) -> Any:
 
 
 def _fresh(value: Any) -> Any:
-    """A copy of a default made of dicts and plain values (deepcopy costs ten times more)."""
+    """A copy of a default made of dicts and plain values (without deepcopy's machinery)."""
     return {k: _fresh(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
